@@ -1,0 +1,70 @@
+# tunebench — the front door. Every target sets itself up (`setup` is idempotent and re-runs
+# only when pyproject.toml changes).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tunebench-setup
+# The CPU build; the train image installs the CUDA build instead. A bare `torch` would pull CUDA.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev
+
+RECIPE ?= recipes/tiny-text-to-sql.yaml
+ARGS   ?=
+RUN_DIR = $(shell $(BIN)/python -c "import yaml,sys; print(yaml.safe_load(open('$(RECIPE)'))['output_dir'])" 2>/dev/null)
+MODEL  ?= models/tiny-text-to-sql/merged
+BASE_MODEL ?= models/tiny-base
+NPROC  ?= 1
+ACCELERATE ?=
+
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+# Stage-specific targets live in mk/*.mk (eval, serve, docker, bench); they may add test prerequisites.
+TEST_DEPS :=
+-include mk/*.mk
+
+.PHONY: help setup test lint format train merge demo clean
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install tunebench with its extras (idempotent)
+
+test: setup $(TEST_DEPS) ## run the test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+train: setup ## fine-tune: make train [RECIPE=recipes/X.yaml] [ARGS="--max_steps=10"] [NPROC=2 ACCELERATE=recipes/accelerate/ddp.yaml]
+ifeq ($(NPROC),1)
+	$(BIN)/python -m tunebench.train --config $(RECIPE) $(ARGS)
+else
+	$(BIN)/accelerate launch $(if $(ACCELERATE),--config_file $(ACCELERATE)) --num_processes $(NPROC) \
+		-m tunebench.train --config $(RECIPE) $(ARGS)
+endif
+
+merge: setup ## merge an adapter: make merge ADAPTER=models/<run>/adapter
+	$(BIN)/python -m tunebench.train.merge $(ADAPTER)
+
+demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate, serve
+	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml $(ARGS)
+	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"
+
+clean: ## remove generated models and data (not the venv)
+	rm -rf models data artifacts bench/results

@@ -1,0 +1,97 @@
+"""Shared fixtures: the embedded dataset + tiny base model, and one short fine-tuning run.
+
+Built once per test session in a temporary folder (never in the repository's models/ or data/).
+Tests that need a fine-tuned model use `trained_run`; it trains the real tiny recipe for a few
+minutes' worth of steps at most.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+TINY_RECIPE = REPO / "recipes" / "tiny-text-to-sql.yaml"
+TRAINED_STEPS = int(os.environ.get("TUNEBENCH_TEST_STEPS", "150"))
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass(frozen=True)
+class Embedded:
+    root: Path
+    data_dir: Path  # text2sql dataset folder (train.jsonl, test.jsonl, databases/)
+    base_dir: Path  # tiny base model folder
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory) -> Embedded:
+    from tunebench.embedded.sqlgen import build_sql_dataset
+    from tunebench.embedded.tiny_model import build_tiny_base
+
+    root = tmp_path_factory.mktemp("embedded")
+    data = build_sql_dataset(root / "data" / "text2sql", seed=0)
+    base = build_tiny_base(root / "models" / "tiny-base", data, seed=0)
+    return Embedded(root, data, base)
+
+
+def train_cmd(embedded: Embedded, out: Path, *extra: str) -> list[str]:
+    """The command `make train` runs, pointed at the session's embedded model and data."""
+    return [
+        sys.executable,
+        "-m",
+        "tunebench.train",
+        "--config",
+        str(TINY_RECIPE),
+        "--embedded=false",
+        f"--model_name_or_path={embedded.base_dir}",
+        f"--dataset_name={embedded.data_dir / 'train.jsonl'}",
+        f"--output_dir={out}",
+        *extra,
+    ]
+
+
+def run_train(embedded: Embedded, out: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        train_cmd(embedded, out, *extra), cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"training failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def trained_run(embedded, tmp_path_factory):
+    """A tiny model fine-tuned with the real recipe for TRAINED_STEPS steps, adapter merged."""
+    from tunebench.paths import RunPaths
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-sql"
+    run_train(embedded, out, f"--max_steps={TRAINED_STEPS}", "--save_steps=1000", "--logging_steps=10")
+    return RunPaths(out)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path | None:
+    """../shared when present (developers' machines and CI); tests that need it skip without it."""
+    return SHARED if SHARED.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def tiny_server(trained_run, tmp_path_factory):
+    """A real `transformers serve` on 127.0.0.1 serving the fine-tuned tiny model (OpenAI API)."""
+    from tunebench.local_server import transformers_serve
+
+    log = tmp_path_factory.mktemp("server") / "transformers-serve.log"
+    with transformers_serve(trained_run.merged, log_path=log) as endpoint:
+        yield endpoint

@@ -1,0 +1,146 @@
+"""The training run: recipe → data → model → SFTTrainer → adapter → merged model + card + manifest."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import yaml
+from tunebench.train.data import load_train_eval
+from tunebench.train.manifest import environment, peak_memory, write_json_atomic
+from tunebench.train.model_card import render_model_card
+from tunebench.train.model_setup import load_model_and_tokenizer, lora_config
+
+from tunebench.paths import RunPaths, models_root
+
+log = logging.getLogger("tunebench.train")
+
+
+def _cpu_overrides(sft) -> list[str]:
+    """On CPU, TRL's defaults (bf16, gradient checkpointing) made steps 7x slower here: turn them off."""
+    changed = []
+    for name, value in (
+        ("use_cpu", True),
+        ("bf16", False),
+        ("activation_checkpointing", False),
+        ("gradient_checkpointing", False),
+    ):
+        if getattr(sft, name) != value:
+            setattr(sft, name, value)
+            changed.append(f"{name}={value}")
+    return changed
+
+
+def _run_dir(sft) -> RunPaths:
+    out = sft.output_dir
+    if out in (None, "", "trainer_output"):
+        out = models_root() / (sft.run_name or "run")
+    return RunPaths(Path(out))
+
+
+def _loss_summary(history: list[dict]) -> dict:
+    losses = [h["loss"] for h in history if "loss" in h]
+    tokens = [h["num_tokens"] for h in history if "num_tokens" in h]
+    return {
+        "first_loss": round(losses[0], 4) if losses else None,
+        "last_loss": round(losses[-1], 4) if losses else None,
+        "train_tokens": int(tokens[-1]) if tokens else None,
+        "loss_curve": [(h["step"], round(h["loss"], 4)) for h in history if "loss" in h],
+    }
+
+
+def train(tb, sft, model_args, resolved: dict) -> RunPaths:
+    import torch
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if tb.embedded:
+        from tunebench.embedded.__main__ import build_embedded
+
+        build_embedded(seed=sft.seed)
+    run = _run_dir(sft)
+    run.root.mkdir(parents=True, exist_ok=True)
+    sft.run_name = sft.run_name or run.root.name
+    sft.output_dir = str(run.checkpoints)
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run.logs))
+    if not torch.cuda.is_available():
+        changed = _cpu_overrides(sft)
+        if changed:
+            log.info("no CUDA: running on CPU with %s", ", ".join(changed))
+    train_ds, eval_ds = load_train_eval(tb)  # validated before the model is even loaded
+    model, tokenizer, model_info = load_model_and_tokenizer(model_args, sft)
+    peft_config = lora_config(model_args, tb, model, model_info["new_token_ids"])
+    trainer = SFTTrainer(
+        model=model,
+        args=sft,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        run.recipe.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    checkpoint = get_last_checkpoint(str(run.checkpoints)) if tb.resume and run.checkpoints.exists() else None
+    if tb.resume:
+        log.info("resuming from %s", checkpoint or "scratch (no checkpoint found)")
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    wall = time.time() - start
+    final_dir = run.adapter if peft_config is not None else run.merged
+    trainer.save_model(str(final_dir))
+    if not main_process:
+        return run
+    tokenizer.save_pretrained(str(final_dir))
+    summary = _loss_summary(trainer.state.log_history)
+    manifest = {
+        "run_name": sft.run_name,
+        "method": ("qlora" if model_args.load_in_4bit else "lora") if peft_config is not None else "full",
+        "recipe": resolved,
+        "seed": sft.seed,
+        "datasets": [tb.dataset_name],
+        "model": {k: v for k, v in model_info.items()},
+        "training": {
+            "global_step": trainer.state.global_step,
+            "resumed_from": checkpoint,
+            "train_rows": len(train_ds),
+            **{k: v for k, v in summary.items()},
+            "tokens_per_second": round(summary["train_tokens"] / result.metrics["train_runtime"], 1)
+            if summary["train_tokens"]
+            else None,
+            "wall_time_s": round(wall, 1),
+            "train_runtime_s": result.metrics.get("train_runtime"),
+            "peak_memory": peak_memory(),
+            "world_size": trainer.args.world_size,
+        },
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "paths": {
+            "adapter": str(run.adapter) if peft_config is not None else None,
+            "merged": str(run.merged),
+        },
+        "environment": environment(),
+    }
+    card = render_model_card(manifest)
+    if peft_config is not None:
+        (run.adapter / "README.md").write_text(card)
+        if tb.merge:
+            from tunebench.train.merge import merge_adapter
+
+            del trainer, model
+            merge_adapter(
+                run.adapter,
+                run.merged,
+                dtype=tb.merge_dtype,
+                max_shard_size=tb.max_shard_size,
+                model_card=card,
+            )
+    else:
+        (run.merged / "README.md").write_text(card)
+    write_json_atomic(run.manifest, manifest)
+    log.info(
+        "run folder: %s (merged model: %s)", run.root, run.merged if tb.merge or peft_config is None else "-"
+    )
+    return run

@@ -1,0 +1,167 @@
+"""Dataset rows → chat `messages`, with errors that name the file, the row and the field.
+
+Every stage sees conversations in one shape: a list of {"role", "content"} dicts, an optional
+system message, then user/assistant turns alternating, ending with the assistant (for training).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tunebench.prompts import sql_messages
+
+ROLES = ("system", "user", "assistant")
+
+
+class DataFormatError(ValueError):
+    """A dataset row that cannot become a conversation; the message says where and why."""
+
+    def __init__(self, source: str, row: int | None, field: str | None, problem: str):
+        self.source, self.row, self.field, self.problem = source, row, field, problem
+        where = source
+        if row is not None:
+            where += f", row {row}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {problem}")
+
+
+def _text(row: Mapping[str, Any], field: str, source: str, index: int, *, optional: bool = False) -> str:
+    if field not in row:
+        if optional:
+            return ""
+        raise DataFormatError(source, index, field, "missing column")
+    value = row[field]
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise DataFormatError(source, index, field, f"expected a string, got {type(value).__name__}")
+    if not value.strip() and not optional:
+        raise DataFormatError(source, index, field, "empty text")
+    return value
+
+
+def validate_messages(messages: Any, source: str, index: int, *, require_answer: bool = True) -> list[dict]:
+    """Check one conversation; returns it as plain dicts with only role and content."""
+    if not isinstance(messages, list) or not messages:
+        raise DataFormatError(source, index, "messages", "expected a non-empty list of {role, content}")
+    out: list[dict[str, str]] = []
+    for i, m in enumerate(messages):
+        field = f"messages[{i}]"
+        if not isinstance(m, Mapping):
+            raise DataFormatError(source, index, field, f"expected a mapping, got {type(m).__name__}")
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise DataFormatError(
+                source, index, f"{field}.role", f"unknown role {role!r} (expected one of {ROLES})"
+            )
+        if not isinstance(content, str):
+            raise DataFormatError(
+                source, index, f"{field}.content", f"expected a string, got {type(content).__name__}"
+            )
+        if not content.strip():
+            raise DataFormatError(source, index, f"{field}.content", "empty turn")
+        out.append({"role": role, "content": content})
+    turns = out[1:] if out[0]["role"] == "system" else out
+    if not turns:
+        raise DataFormatError(source, index, "messages", "only a system message, no turns")
+    for i, m in enumerate(turns):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if m["role"] != expected:
+            pos = i + (len(out) - len(turns))
+            raise DataFormatError(
+                source,
+                index,
+                f"messages[{pos}].role",
+                f"wrong role order: expected {expected!r}, got {m['role']!r} "
+                "(an optional system message, then user and assistant alternating)",
+            )
+    if require_answer and turns[-1]["role"] != "assistant":
+        raise DataFormatError(source, index, "messages", "the last turn must be the assistant's answer")
+    return out
+
+
+def from_messages(row, source, index):
+    if "messages" not in row:
+        raise DataFormatError(source, index, "messages", "missing column")
+    return validate_messages(row["messages"], source, index)
+
+
+def from_dolly(row, source, index):
+    """databricks-dolly-15k: instruction (+ optional context) → user, response → assistant."""
+    instruction = _text(row, "instruction", source, index)
+    context = _text(row, "context", source, index, optional=True)
+    response = _text(row, "response", source, index)
+    user = (
+        instruction.strip()
+        if not context.strip()
+        else f"{instruction.strip()}\n\nContext:\n{context.strip()}"
+    )
+    return validate_messages(
+        [{"role": "user", "content": user}, {"role": "assistant", "content": response}], source, index
+    )
+
+
+def from_sql_create_context(row, source, index):
+    """b-mc2/sql-create-context: context (CREATE TABLE …) in the system message, question → SQL."""
+    schema = _text(row, "context", source, index)
+    question = _text(row, "question", source, index)
+    answer = _text(row, "answer", source, index)
+    return validate_messages(sql_messages(schema, question, answer), source, index)
+
+
+def from_embedded_sql(row, source, index):
+    """The text-to-SQL set tunebench generates (tunebench.embedded.sqlgen)."""
+    schema = _text(row, "schema", source, index)
+    question = _text(row, "question", source, index)
+    query = _text(row, "query", source, index)
+    return validate_messages(sql_messages(schema, question, query), source, index)
+
+
+FORMATTERS: dict[str, Callable[[Mapping, str, int], list[dict]]] = {
+    "messages": from_messages,
+    "dolly": from_dolly,
+    "sql-create-context": from_sql_create_context,
+    "text2sql": from_embedded_sql,
+}
+
+# Columns that identify each format, for `dataset_format: auto`.
+_SIGNATURES = (
+    ("messages", {"messages"}),
+    ("text2sql", {"schema", "question", "query"}),
+    ("sql-create-context", {"context", "question", "answer"}),
+    ("dolly", {"instruction", "response"}),
+)
+
+
+def detect_format(columns: Iterable[str], source: str) -> str:
+    cols = set(columns)
+    for name, needed in _SIGNATURES:
+        if needed <= cols:
+            return name
+    raise DataFormatError(
+        source,
+        None,
+        None,
+        f"cannot tell the dataset format from its columns {sorted(cols)}; set dataset_format to one of "
+        f"{sorted(FORMATTERS)}",
+    )
+
+
+def required_columns(fmt: str) -> set[str]:
+    return next(needed for name, needed in _SIGNATURES if name == fmt)
+
+
+def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterable[str] | None = None):
+    """Convert every row (failing on the first bad one, before any training starts)."""
+    if fmt not in FORMATTERS:
+        raise ValueError(f"unknown dataset_format {fmt!r}; expected one of {sorted(FORMATTERS)} or 'auto'")
+    if columns is not None:
+        missing = required_columns(fmt) - set(columns)
+        if missing:
+            raise DataFormatError(
+                source, None, sorted(missing)[0], f"missing column (the file has {sorted(columns)})"
+            )
+    convert = FORMATTERS[fmt]
+    return [convert(row, source, i) for i, row in enumerate(rows)]

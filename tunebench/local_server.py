@@ -1,0 +1,74 @@
+"""Start `transformers serve` on 127.0.0.1 for a local model: OpenAI-compatible, CPU or GPU.
+
+Used by `make serve` on machines without TGI/vLLM, by the demo and by tests that need a real
+server. The model name in requests is the folder path (that is how `transformers serve` names it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tunebench.openai_compat import Endpoint
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http_ok(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout_s:.0f} s")
+
+
+def serve_command(model_dir: str | Path, port: int, device: str = "cpu") -> list[str]:
+    exe = Path(sys.executable).with_name("transformers")
+    return [str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", device]
+
+
+@contextlib.contextmanager
+def transformers_serve(
+    model_dir: str | Path,
+    *,
+    port: int | None = None,
+    device: str = "cpu",
+    ready_timeout_s: float = 120.0,
+    log_path: Path | None = None,
+) -> Iterator[Endpoint]:
+    """Run `transformers serve MODEL` until the block exits; yields its `Endpoint`."""
+    port = port or free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        serve_command(model_dir, port, device), stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/health", ready_timeout_s, proc)
+        yield Endpoint(base_url=f"http://127.0.0.1:{port}/v1", model=str(model_dir))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log_path:
+            log.close()
