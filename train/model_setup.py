@@ -85,6 +85,8 @@ def lora_config(model_args, tb_args, model, new_token_ids: list[int]):
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     if new_token_ids and tb_args.lora_trainable_tokens and "embed_tokens" not in modules_to_save:
         kwargs["trainable_token_indices"] = {"embed_tokens": list(new_token_ids)}
+        if not tied:  # an untied output layer must learn to emit the new tokens (<|im_end|>) too
+            kwargs["trainable_token_indices"]["lm_head"] = list(new_token_ids)
     if (
         tied
         and tb_args.ensure_weight_tying
