@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tunebench-setup
-# The CPU build; the train image installs the CUDA build instead. A bare `torch` would pull CUDA.
+# On this project's machines pip resolves torch==2.13.0 to a local CPU wheel. Elsewhere, pick the build:
+#   make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+# (PyPI's plain Linux wheel is the CUDA build, several GB.) The train image installs the CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev
 
@@ -34,7 +36,7 @@ help: ## list targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 

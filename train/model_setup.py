@@ -19,6 +19,15 @@ def torch_dtype(name: str | None, *, on_cuda: bool):
     return getattr(torch, name)
 
 
+def sharded_training() -> bool:
+    """FSDP or DeepSpeed ZeRO-3: the launcher shards the model, so no device_map and no fp32 upcasts."""
+    import os
+
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    return is_deepspeed_zero3_enabled() or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+
+
 def load_model_and_tokenizer(model_args, sft_args):
     """Returns (model, tokenizer, info) with ChatML set up; info records what was chosen."""
     import torch
@@ -31,9 +40,12 @@ def load_model_and_tokenizer(model_args, sft_args):
     attn = resolve_attn_implementation(model_args.attn_implementation)
     quant = get_quantization_config(model_args)
     kwargs = {"dtype": dtype, "attn_implementation": attn, "revision": model_args.model_revision}
+    sharded = sharded_training()
     if quant is not None:
         kwargs["quantization_config"] = quant
-        if on_cuda:  # one full copy per process: each DDP rank loads onto its own GPU
+        if sharded:
+            pass  # ZeRO-3 refuses a device_map; FSDP places the shards itself
+        elif on_cuda:  # one full copy per process: each DDP rank loads onto its own GPU
             from accelerate import PartialState
 
             kwargs["device_map"] = {"": PartialState().local_process_index}
@@ -43,8 +55,11 @@ def load_model_and_tokenizer(model_args, sft_args):
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision
     )
-    tokenizer, new_token_ids = ensure_chatml(tokenizer, model)
-    if quant is not None:
+    # Under FSDP with cpu_ram_efficient_loading, non-zero ranks hold meta tensors: no mean resizing there.
+    tokenizer, new_token_ids = ensure_chatml(tokenizer, model, mean_resizing=not sharded)
+    # prepare_model_for_kbit_training upcasts norms/embeddings to fp32; FSDP cannot flatten mixed dtypes
+    # and PEFT's FSDP/ZeRO-3 QLoRA examples skip it (the trainer enables checkpointing itself).
+    if quant is not None and not sharded:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(
@@ -59,6 +74,7 @@ def load_model_and_tokenizer(model_args, sft_args):
         if model_args.load_in_4bit
         else ("8bit" if model_args.load_in_8bit else None),
         "device": "cuda" if on_cuda else "cpu",
+        "sharded": sharded,
         "new_token_ids": new_token_ids,
         "parameters": sum(p.numel() for p in model.parameters()),
     }

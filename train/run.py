@@ -91,6 +91,9 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     result = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.time() - start
     final_dir = run.adapter if peft_config is not None else run.merged
+    if trainer.is_fsdp_enabled:
+        # SHARDED_STATE_DICT (what fsdp.yaml checkpoints with) makes save_model write nothing.
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(final_dir))
     if not main_process:
         return run

@@ -62,7 +62,7 @@ def _rename_tokens(tokenizer, renames: dict[str, str]):
     )
 
 
-def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True):
+def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True, mean_resizing: bool = True):
     """Give `tokenizer` the ChatML tokens and template; returns (tokenizer, new_token_ids).
 
     Order of preference: the tokens already exist → nothing to do; the tokenizer has reserved
@@ -81,7 +81,7 @@ def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True):
             tokenizer.add_special_tokens({"additional_special_tokens": [IM_START, IM_END]})
             new_ids = [tokenizer.convert_tokens_to_ids(IM_START), tokenizer.convert_tokens_to_ids(IM_END)]
             if model is not None:
-                model.resize_token_embeddings(len(tokenizer))
+                model.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
         else:
             raise ValueError("tokenizer has no ChatML tokens and resizing is disabled")
     tokenizer.chat_template = CHATML_TEMPLATE
@@ -96,7 +96,7 @@ def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True):
             tokenizer.add_special_tokens({"pad_token": "<|pad|>"})
             new_ids.append(tokenizer.pad_token_id)
             if model is not None:
-                model.resize_token_embeddings(len(tokenizer))
+                model.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
     if model is not None:
         model.config.eos_token_id = tokenizer.eos_token_id
         model.config.pad_token_id = tokenizer.pad_token_id

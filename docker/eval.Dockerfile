@@ -1,0 +1,85 @@
+# syntax=docker/dockerfile:1
+# tunebench evaluation image: MT-Bench (answers + judge) and text-to-SQL execution accuracy.
+#
+#   docker compose --profile eval build eval          (or: make docker-build)
+#   make docker-eval MODEL=models/<run>/merged
+#
+# CUDA is here only for in-process generation (answers from a model folder, batched on the GPU);
+# answers from an OpenAI-compatible server (the compose `tgi`/`vllm` service) and the judge (an API)
+# need none. No compiler, no flash-attn: generation uses SDPA. Two stages: the virtualenv is built
+# with pip and the build tools, and only the virtualenv is copied into the final image.
+# Untried on a GPU here (no Docker engine, no GPU on the machine that wrote it): see docs/docker.md.
+
+ARG CUDA_VERSION=12.9.1
+ARG UBUNTU=ubuntu24.04
+
+FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU} AS build
+
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu129
+ARG TUNEBENCH_EXTRAS=eval
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+
+# The CUDA build of torch first, pinned by a constraint so the [eval] extra cannot replace it.
+RUN python3 -m venv /opt/venv \
+ && pip install "pip==26.3" \
+ && pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
+ && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
+ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
+
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+# The project itself: its dependencies are the [eval] extra, resolved by tests/docker (pip --dry-run).
+# (python -P: do not import the source tree in the working directory instead of the installed package)
+# hadolint ignore=DL3013
+RUN pip install ".[${TUNEBENCH_EXTRAS}]" \
+ && python -P -c "import torch, transformers, openai, matplotlib, fastchat, tunebench.evaluate; print('torch', torch.__version__)"
+
+
+FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && (userdel --remove ubuntu 2>/dev/null || true) \
+ && useradd --create-home --uid 1000 --shell /bin/bash tunebench \
+ && mkdir -p /models /data /cache/huggingface /workspace \
+ && ln -s /models /workspace/models \
+ && ln -s /data /workspace/data \
+ && chown -R tunebench:tunebench /models /data /cache /workspace
+
+COPY --from=build /opt/venv /opt/venv
+
+# /models is the shared models volume: results go to models/<run>/eval/{sql,mt_bench}.
+# XDG_CACHE_HOME puts the pinned MT-Bench download on the cache volume with the HF cache.
+# (DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN: it holds no secret.)
+# hadolint ignore=DL3064
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONUNBUFFERED=1 \
+    TUNEBENCH_MODELS=/models \
+    TUNEBENCH_DATA=/data \
+    HF_HOME=/cache/huggingface \
+    XDG_CACHE_HOME=/cache \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    TOKENIZERS_PARALLELISM=false \
+    MPLBACKEND=Agg
+
+USER 1000:1000
+WORKDIR /workspace
+CMD ["python", "-m", "tunebench.evaluate.mt_bench", "--help"]

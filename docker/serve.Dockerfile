@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1
+# tunebench demo front end: the Gradio text-to-SQL app alone. No torch, no CUDA: the model runs in
+# the `tgi` (or `vllm`) service and the app talks to it over HTTP.
+#
+#   docker compose build app                           (or: make docker-build)
+#   docker compose up                                  (the demo: tgi + app on http://localhost:7860)
+#
+# The [serve] extra is gradio, openai and huggingface_hub on top of tunebench's base (pyyaml, tqdm,
+# sqlglot); tests/docker resolves it and asserts that torch is not in it, and this build fails if
+# torch or transformers ever end up installed. Backends that need them (`inprocess`, `tgi-generate`)
+# are not available in this image; the app imports them only when chosen.
+
+ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+
+ARG TUNEBENCH_EXTRAS=serve
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+# The project itself: its dependencies are the [serve] extra, resolved by tests/docker (pip --dry-run).
+# (python -P: do not import the source tree in the working directory instead of the installed package)
+# hadolint ignore=DL3013
+RUN python -m venv /opt/venv \
+ && pip install "pip==26.3" \
+ && pip install ".[${TUNEBENCH_EXTRAS}]" \
+ && python -P -c "import importlib.util as u, sys; heavy = [m for m in ('torch', 'transformers') if u.find_spec(m)]; sys.exit(f'the serve image must stay slim, found {heavy}' if heavy else 0)" \
+ && python -P -c "import gradio, openai, huggingface_hub, tunebench.serve.app"
+
+
+FROM ${PYTHON_IMAGE}
+
+RUN useradd --create-home --uid 1000 --shell /bin/bash tunebench \
+ && mkdir -p /models /data \
+ && chown tunebench:tunebench /models /data
+
+COPY --from=build /opt/venv /opt/venv
+
+# The app listens on every interface inside its container (compose publishes port 7860); it builds
+# the sample SQLite databases into /data/text2sql on first start when the data volume is empty.
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONUNBUFFERED=1 \
+    TUNEBENCH_MODELS=/models \
+    TUNEBENCH_DATA=/data \
+    TUNEBENCH_HOST=0.0.0.0 \
+    TUNEBENCH_PORT=7860 \
+    GRADIO_ANALYTICS_ENABLED=False \
+    HF_HUB_DISABLE_TELEMETRY=1
+
+USER 1000:1000
+WORKDIR /home/tunebench
+EXPOSE 7860
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('TUNEBENCH_PORT', '7860')}/\", timeout=4)"]
+CMD ["python", "-m", "tunebench.serve"]

@@ -1,0 +1,114 @@
+# syntax=docker/dockerfile:1
+# tunebench training image: TRL SFT + QLoRA (bitsandbytes) + FlashAttention-2 + DeepSpeed, on CUDA.
+#
+#   docker compose --profile train build train        (or: make docker-build)
+#   make docker-train RECIPE=recipes/codellama-7b-text-to-sql.yaml
+#
+# Two stages: `build` has the CUDA compiler (nvcc) that flash-attn's source build needs; the final
+# image starts from the much smaller CUDA runtime image and receives only the finished virtualenv.
+# The torch wheel brings its own CUDA libraries (cuBLAS, cuDNN, NCCL): the base image supplies the
+# driver hooks for the NVIDIA container toolkit, and nvcc for the flash-attn build.
+#
+# Pins that must move together (flash-attn is compiled against exactly this torch and CUDA):
+#   CUDA_VERSION 12.9.1  <->  TORCH_INDEX_URL .../whl/cu129  <->  TORCH_VERSION 2.13.0
+# A bare `pip install torch==2.13.0` from PyPI is the CUDA 13.0 build (driver >= 580); for that,
+# build with --build-arg CUDA_VERSION=13.0.1 --build-arg TORCH_INDEX_URL=https://pypi.org/simple.
+# Untried on a GPU here (no Docker engine, no GPU on the machine that wrote it): see docs/docker.md.
+
+ARG CUDA_VERSION=12.9.1
+ARG UBUNTU=ubuntu24.04
+
+FROM nvidia/cuda:${CUDA_VERSION}-devel-${UBUNTU} AS build
+
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu129
+ARG FLASH_ATTN_VERSION=2.8.3.post2
+ARG DEEPSPEED_VERSION=0.19.8
+ARG TUNEBENCH_EXTRAS=train
+# Compile flash-attn for Ampere (A100, sm80) and Hopper (H100, sm90) only: each architecture adds
+# many minutes to the build. Add 100;120 for Blackwell. MAX_JOBS bounds the build's RAM (~4 GB/job).
+ARG FLASH_ATTN_CUDA_ARCHS="80;90"
+ARG MAX_JOBS=8
+ARG INSTALL_FLASH_ATTN=1
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-dev python3-venv build-essential git \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN python3 -m venv /opt/venv \
+ && pip install "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1" "packaging==25.0" "ninja==1.13.0" "psutil==7.2.2"
+
+# The CUDA build of torch, from the PyTorch index for this CUDA version; the constraint keeps every
+# later install from replacing it (a bare "torch" requirement would pull another CUDA build).
+RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
+ && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
+ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
+
+# flash-attn the way its README says: `pip install flash-attn --no-build-isolation`, so it compiles
+# against the torch installed above. Its setup.py first looks for a matching prebuilt wheel
+# (torch/CUDA/Python/C++-ABI) and compiles from source when there is none. INSTALL_FLASH_ATTN=0 skips
+# it: recipes say `attn_implementation: auto`, which falls back to SDPA without flash-attn.
+RUN if [ "${INSTALL_FLASH_ATTN}" = "1" ]; then \
+      FLASH_ATTN_CUDA_ARCHS="${FLASH_ATTN_CUDA_ARCHS}" MAX_JOBS="${MAX_JOBS}" \
+        pip install --no-build-isolation "flash-attn==${FLASH_ATTN_VERSION}"; \
+    fi
+
+# DeepSpeed for recipes/accelerate/zero3.yaml (ops are JIT-compiled on first use; ZeRO-3 without
+# offload needs none of them).
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+# The project itself: its dependencies are the [train] extra, resolved by tests/docker (pip --dry-run).
+# The check imports only what imports without a GPU (there is none at build time); the CUDA
+# extensions (flash-attn, bitsandbytes, DeepSpeed) are listed by their installed versions.
+# (python -P: do not import the source tree in the working directory instead of the installed package)
+# hadolint ignore=DL3013
+RUN pip install ".[${TUNEBENCH_EXTRAS}]" "deepspeed==${DEEPSPEED_VERSION}" \
+ && python -P -c "import torch, transformers, trl, peft, accelerate, tunebench.train; print('torch', torch.__version__, 'CUDA', torch.version.cuda)" \
+ && python -P -c "import importlib.metadata as m; print({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name'].lower() in {'flash_attn', 'flash-attn', 'deepspeed', 'bitsandbytes'}})"
+
+
+
+FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && (userdel --remove ubuntu 2>/dev/null || true) \
+ && useradd --create-home --uid 1000 --shell /bin/bash tunebench \
+ && mkdir -p /models /data /cache/huggingface /workspace \
+ && ln -s /models /workspace/models \
+ && ln -s /data /workspace/data \
+ && chown -R tunebench:tunebench /models /data /cache /workspace
+
+COPY --from=build /opt/venv /opt/venv
+COPY --chown=tunebench:tunebench recipes /workspace/recipes
+
+# /models is the shared models volume (tunebench.paths: models/<run>/{adapter,merged,eval,...});
+# recipes say `output_dir: models/<run>` and resolve into it through the /workspace/models link.
+# (DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN: it holds no secret.)
+# hadolint ignore=DL3064
+ENV PATH=/opt/venv/bin:$PATH \
+    VIRTUAL_ENV=/opt/venv \
+    PYTHONUNBUFFERED=1 \
+    TUNEBENCH_MODELS=/models \
+    TUNEBENCH_DATA=/data \
+    HF_HOME=/cache/huggingface \
+    XDG_CACHE_HOME=/cache \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    TOKENIZERS_PARALLELISM=false
+
+USER 1000:1000
+WORKDIR /workspace
+CMD ["python", "-m", "tunebench.train", "--config", "recipes/tiny-text-to-sql.yaml"]

