@@ -1,0 +1,151 @@
+"""Judging wall time at concurrency 1 vs 16, in one process run, against a local OpenAI-compatible
+endpoint that answers every call after a fixed delay (a stand-in for a remote judge's latency).
+
+The seed judged 320 calls one at a time (53 min). This measures the same judging loop tunebench runs
+(`run_judging`: FastChat's matches, both answer orders, journal + FastChat file on disk) at both
+settings and reports the ratio. Writes bench/results/judge_concurrency.json.
+
+    .venv/bin/python bench/judge_concurrency.py [--delay-s 0.25] [--questions 80]   # about 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tunebench.evaluate.mt_bench_data import atomic_write_jsonl, atomic_write_text, load_answers
+from tunebench.evaluate.mt_bench_judge import JudgeConfig, run_judging
+from tunebench.evaluate.mt_bench_matches import make_matches
+from tunebench.evaluate.mt_bench_pipeline import load_bench
+from tunebench.evaluate.mt_bench_sample import SAMPLE_REFERENCES, sample_questions, write_sample_bench
+
+from tunebench.openai_compat import Endpoint
+
+RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"
+
+
+def fixed_delay_server(delay_s: float) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real API server
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            time.sleep(delay_s)
+            msg = {"role": "assistant", "content": "Both are similar. [[C]]"}
+            data = json.dumps(
+                {
+                    "id": "bench",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body["model"],
+                    "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default backlog (5) drops connections beyond it: 1 s SYN retries
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def write_answers(out: Path, model: str, questions: list[dict]) -> None:
+    rows = [
+        {
+            "question_id": q["question_id"],
+            "answer_id": f"{model}-{q['question_id']}",
+            "model_id": model,
+            "choices": [{"index": 0, "turns": [f"{model} answer {i}" for i in (1, 2)]}],
+            "tstamp": 0.0,
+        }
+        for q in questions
+    ]
+    atomic_write_jsonl(out / "model_answer" / f"{model}.jsonl", rows)
+
+
+def write_bench(root: Path, n_questions: int) -> Path:
+    """The sample bench's questions repeated to `n_questions` (80 = MT-Bench's size: 320 judge calls)."""
+    bench = write_sample_bench(root / "bench")
+    base = sample_questions()
+    questions = [dict(base[i % len(base)], question_id=i + 1) for i in range(n_questions)]
+    atomic_write_jsonl(bench / "question.jsonl", questions)
+    refs = [
+        {
+            "question_id": q["question_id"],
+            "answer_id": f"ref-{q['question_id']}",
+            "model_id": "bench-judge",
+            "choices": [{"index": 0, "turns": SAMPLE_REFERENCES[q["category"]]}],
+            "tstamp": 0.0,
+        }
+        for q in questions
+        if q["category"] in SAMPLE_REFERENCES
+    ]
+    atomic_write_jsonl(bench / "reference_answer" / "bench-judge.jsonl", refs)
+    return bench
+
+
+def timed_run(root: Path, url: str, concurrency: int, n_questions: int) -> tuple[float, int]:
+    bench = load_bench(write_bench(root, n_questions))
+    out = root / f"out-c{concurrency}"
+    for m in ("tuned", "base"):
+        write_answers(out, m, bench.questions)
+    answers = {m: load_answers(out / "model_answer" / f"{m}.jsonl") for m in ("tuned", "base")}
+    refs = load_answers(bench.dir / "reference_answer" / "bench-judge.jsonl")
+    matches = make_matches(
+        "pairwise-baseline", bench.questions, ["tuned"], answers, bench.prompts, refs, "base"
+    )
+    cfg = JudgeConfig(Endpoint(url, "bench-judge", max_retries=0), "bench-judge", concurrency=concurrency)
+    t0 = time.perf_counter()
+    stats = run_judging(matches, out, cfg, progress=False)
+    return time.perf_counter() - t0, stats.calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--delay-s", type=float, default=0.25, help="the endpoint's fixed latency per call")
+    ap.add_argument(
+        "--questions", type=int, default=80, help="80 questions = 320 judge calls, as in the seed"
+    )
+    args = ap.parse_args()
+    server, url = fixed_delay_server(args.delay_s)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = {c: timed_run(Path(tmp), url, c, args.questions) for c in (1, 16)}
+    finally:
+        server.shutdown()
+        server.server_close()
+    (t1, calls), (t16, _) = runs[1], runs[16]
+    result = {
+        "what": "judging wall time (run_judging) against a local endpoint with a fixed delay per call",
+        "delay_s": args.delay_s,
+        "questions": args.questions,
+        "calls": calls,
+        "wall_s_concurrency_1": round(t1, 3),
+        "wall_s_concurrency_16": round(t16, 3),
+        "speedup_16_vs_1": round(t1 / t16, 2),
+        "ideal_speedup": round(min(16, calls), 2),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+    }
+    atomic_write_text(RESULTS, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stage 2: evaluation (MT-Bench judging, text-to-SQL execution accuracy)."""

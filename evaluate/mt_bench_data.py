@@ -1,0 +1,248 @@
+"""MT-Bench's files in FastChat's formats: questions, judge prompts, model and reference answers.
+
+A bench directory holds `question.jsonl`, `judge_prompts.jsonl` and `reference_answer/<judge>.jsonl`
+(FastChat keeps `judge_prompts.jsonl` one level up; both places are accepted). Without `--bench-dir`
+the three upstream files are downloaded once from FastChat's GitHub, pinned to a commit and checked
+by sha256, into a cache. FastChat's own loaders (`fastchat.llm_judge.common`) cannot be imported
+without `anthropic`, so they are re-read here with errors that name the file, row and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from tunebench.formats import DataFormatError
+
+# Copied from fastchat/llm_judge/common.py (fschat 0.2.36); a test compares them with its source.
+NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
+TEMPERATURE_CONFIG = {
+    "writing": 0.7,
+    "roleplay": 0.7,
+    "extraction": 0.0,
+    "math": 0.0,
+    "coding": 0.0,
+    "reasoning": 0.0,
+    "stem": 0.1,
+    "humanities": 0.1,
+    "arena-hard-200": 0.0,
+}
+DEFAULT_TEMPERATURE = 0.7  # FastChat's value for a category it does not know
+API_ERROR_OUTPUT = "$ERROR$"  # FastChat's judgment text for a call that never succeeded
+
+PAIR_PROMPTS = ("pair-v2", "pair-math-v1", "pair-v2-multi-turn", "pair-math-v1-multi-turn")
+SINGLE_PROMPTS = ("single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn")
+PROMPT_FIELDS = ("name", "type", "system_prompt", "prompt_template", "output_format")
+
+# The canonical files: FastChat's repository, pinned. The sha256s are those of the copies in
+# ../shared/reference/mt_bench/ (a test checks them there); a mismatch refuses the download.
+FASTCHAT_COMMIT = "587d5cfa1609a43d192cedb8441cac3c17db105d"
+_RAW = f"https://raw.githubusercontent.com/lm-sys/FastChat/{FASTCHAT_COMMIT}/fastchat/llm_judge/data"
+CANONICAL_FILES = {
+    "question.jsonl": (
+        f"{_RAW}/mt_bench/question.jsonl",
+        "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7",
+    ),
+    "judge_prompts.jsonl": (
+        f"{_RAW}/judge_prompts.jsonl",
+        "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6",
+    ),
+    "reference_answer/gpt-4.jsonl": (
+        f"{_RAW}/mt_bench/reference_answer/gpt-4.jsonl",
+        "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f",
+    ),
+}
+
+
+def temperature_for(category: str) -> float:
+    return TEMPERATURE_CONFIG.get(category, DEFAULT_TEMPERATURE)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tunebench" / "mt_bench" / FASTCHAT_COMMIT[:12]
+
+
+def download_bench(cache_dir: Path | None = None, *, timeout_s: float = 60.0) -> Path:
+    """Fetch the pinned upstream files once (checked by sha256) and return the cached bench dir."""
+    cache = Path(cache_dir or default_cache_dir())
+    for rel, (url, digest) in CANONICAL_FILES.items():
+        dest = cache / rel
+        if dest.exists() and sha256_of(dest) == digest:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:
+            data = r.read()
+        got = hashlib.sha256(data).hexdigest()
+        if got != digest:
+            raise RuntimeError(
+                f"{url}: sha256 {got} != pinned {digest}; refusing it (pass --bench-dir with your own copy)"
+            )
+        atomic_write_bytes(dest, data)
+    return cache
+
+
+def resolve_bench_dir(bench_dir: str | Path | None, cache_dir: Path | None = None) -> Path:
+    if bench_dir:
+        path = Path(bench_dir)
+        if not (path / "question.jsonl").exists():
+            raise FileNotFoundError(f"{path}: no question.jsonl (expected FastChat's data/mt_bench layout)")
+        return path
+    return download_bench(cache_dir)
+
+
+def judge_prompts_file(bench_dir: Path) -> Path:
+    for candidate in (bench_dir / "judge_prompts.jsonl", bench_dir.parent / "judge_prompts.jsonl"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{bench_dir}: no judge_prompts.jsonl here or in its parent folder")
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_jsonl(path: Path, *, tolerate_torn_tail: bool = False) -> list[dict]:
+    """Rows of a JSONL file. A run killed mid-write can leave a torn last line: with
+    `tolerate_torn_tail` it is dropped (it was never a complete record)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            if tolerate_torn_tail and i == len(lines):
+                break
+            raise DataFormatError(str(path), i, None, f"not valid JSON ({e.msg})") from e
+        if not isinstance(obj, dict):
+            raise DataFormatError(str(path), i, None, "a line must be a JSON object")
+        rows.append(obj)
+    return rows
+
+
+def _require(row: dict, field: str, kind: type | tuple, path: Path, i: int):
+    if field not in row:
+        raise DataFormatError(str(path), i, field, "missing")
+    if not isinstance(row[field], kind) or isinstance(row[field], bool):
+        raise DataFormatError(str(path), i, field, f"expected {getattr(kind, '__name__', kind)}")
+    return row[field]
+
+
+def load_questions(path: Path, limit: int | None = None, ids: Iterable[int] | None = None) -> list[dict]:
+    rows = read_jsonl(path)
+    seen = set()
+    for i, q in enumerate(rows, start=1):
+        qid = _require(q, "question_id", int, path, i)
+        _require(q, "category", str, path, i)
+        turns = _require(q, "turns", list, path, i)
+        if not turns or not all(isinstance(t, str) for t in turns):
+            raise DataFormatError(str(path), i, "turns", "expected a non-empty list of strings")
+        if qid in seen:
+            raise DataFormatError(str(path), i, "question_id", f"duplicate id {qid}")
+        seen.add(qid)
+    if ids is not None:
+        wanted = set(ids)
+        rows = [q for q in rows if q["question_id"] in wanted]
+    return rows[:limit] if limit else rows
+
+
+def load_judge_prompts(path: Path) -> dict[str, dict]:
+    prompts = {}
+    for i, p in enumerate(read_jsonl(path), start=1):
+        for field in PROMPT_FIELDS:
+            _require(p, field, str, path, i)
+        prompts[p["name"]] = p
+    return prompts
+
+
+def load_answers(path: Path) -> dict[int, dict]:
+    """FastChat's model_answer/<id>.jsonl (also reference_answer/<judge>.jsonl): question_id → row."""
+    answers = {}
+    for i, a in enumerate(read_jsonl(path, tolerate_torn_tail=True), start=1):
+        qid = _require(a, "question_id", int, path, i)
+        choices = _require(a, "choices", list, path, i)
+        if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("turns"), list):
+            raise DataFormatError(str(path), i, "choices", "expected [{'index': 0, 'turns': [...]}]")
+        answers[qid] = a  # a later line wins, as in FastChat's loader
+    return answers
+
+
+def answer_turns(answer: dict) -> list[str]:
+    return answer["choices"][0]["turns"]
+
+
+def reference_file(dirs: Iterable[Path], judge_id: str) -> Path | None:
+    """reference_answer/<judge_id>.jsonl in the first folder that has it (the run's own first)."""
+    for d in dirs:
+        p = Path(d) / "reference_answer" / f"{judge_id}.jsonl"
+        if p.exists():
+            return p
+    return None
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+class JsonlAppender:
+    """Append one record per line and flush it at once: a killed run keeps every finished line."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._heal_torn_tail()
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def _heal_torn_tail(self) -> None:
+        # A line cut by a kill has no newline; drop it so the next record starts on its own line.
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        data = self.path.read_bytes()
+        if not data.endswith(b"\n"):
+            atomic_write_bytes(self.path, data[: data.rfind(b"\n") + 1])
+
+    def write(self, row: dict) -> None:
+        self._f.write(json.dumps(row) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,250 @@
+"""Scores from FastChat-format judgment files: win / loss / tie, win_rate and win_rate_adjusted as
+fastchat/llm_judge/show_result.py defines them, per category and per turn, position consistency and
+a 95% bootstrap interval; single-mode average scores. Writes results.json, results.md and plots.
+
+FastChat's rules (show_result.py): a row with an error in either game is dropped (counted here); a
+tie when either game says tie or the two games disagree (the conservative rule);
+win_rate = win / (win + loss + tie); win_rate_adjusted = (win + 0.5 * tie) / (win + loss + tie).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, atomic_write_text, read_jsonl
+
+BOOTSTRAP_ROUNDS = 1000
+SMOKE_BANNER = (
+    "> **SMOKE RUN** — the embedded tiny model answered and judged itself. These numbers test the "
+    "plumbing only; most verdicts are unparseable and count as errors. They say nothing about quality."
+)
+
+
+def bootstrap_ci(values: list[float], rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> list[float] | None:
+    """95% percentile interval of the mean of `values`, resampled with replacement."""
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, len(arr), size=(rounds, len(arr)))].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
+
+
+def _rates(outcomes: list[float], errors: int, consistent: int) -> dict:
+    win, loss = outcomes.count(1.0), outcomes.count(0.0)
+    tie = len(outcomes) - win - loss
+    n = len(outcomes)
+    return {
+        "win": win,
+        "loss": loss,
+        "tie": tie,
+        "errors": errors,
+        "win_rate": round(win / n, 4) if n else None,
+        "loss_rate": round(loss / n, 4) if n else None,
+        "win_rate_adjusted": round((win + 0.5 * tie) / n, 4) if n else None,
+        "ci95_win_rate_adjusted": bootstrap_ci(outcomes),
+        "position_consistency": round(consistent / n, 4) if n else None,
+    }
+
+
+def pairwise_results(rows: list[dict], questions: dict[int, dict], baseline: str | None = None) -> dict:
+    """Per model (the baseline left out, as show_result does), overall, per turn and per category."""
+    if baseline:
+        rows = [r for r in rows if baseline in (r["model_1"], r["model_2"])]
+    # (model, scope) -> outcomes for that model, error rows, position-consistent rows
+    acc: dict[tuple[str, str], dict] = {}
+
+    def bucket(model: str, scope: str) -> dict:
+        return acc.setdefault((model, scope), {"outcomes": [], "errors": 0, "consistent": 0})
+
+    inconsistent = total = 0
+    for r in rows:
+        cat = questions.get(r["question_id"], {}).get("category", "unknown")
+        scopes = ("all", f"turn:{r['turn']}", f"category:{cat}")
+        g1, g2 = r["g1_winner"], r["g2_winner"]
+        if g1 == "error" or g2 == "error":
+            for m in (r["model_1"], r["model_2"]):
+                for s in scopes:
+                    bucket(m, s)["errors"] += 1
+            continue
+        total += 1
+        inconsistent += int(g1 != g2)
+        if g1 == "tie" or g1 != g2:
+            result = {r["model_1"]: 0.5, r["model_2"]: 0.5}
+        else:
+            w = r["model_1"] if g1 == "model_1" else r["model_2"]
+            result = {m: (1.0 if m == w else 0.0) for m in (r["model_1"], r["model_2"])}
+        for m, outcome in result.items():
+            for s in scopes:
+                b = bucket(m, s)
+                b["outcomes"].append(outcome)
+                b["consistent"] += int(g1 == g2)
+
+    models: dict[str, dict] = {}
+    for (m, scope), b in sorted(acc.items()):
+        if m == baseline:
+            continue
+        entry = models.setdefault(m, {"by_turn": {}, "by_category": {}})
+        stats = _rates(b["outcomes"], b["errors"], b["consistent"])
+        if scope == "all":
+            entry.update(stats)
+        else:
+            kind, name = scope.split(":", 1)
+            entry["by_turn" if kind == "turn" else "by_category"][name] = stats
+    return {
+        "models": models,
+        "rows": len(rows),
+        "error_rows": len(rows) - total,
+        "position_inconsistent_rows": inconsistent,
+        "position_consistency": round(1 - inconsistent / total, 4) if total else None,
+    }
+
+
+def single_results(rows: list[dict], questions: dict[int, dict]) -> dict:
+    acc: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        cat = questions.get(r["question_id"], {}).get("category", "unknown")
+        for scope in ("all", f"turn:{r['turn']}", f"category:{cat}"):
+            b = acc.setdefault((r["model"], scope), {"scores": [], "errors": 0})
+            if r["score"] == -1:
+                b["errors"] += 1
+            else:
+                b["scores"].append(float(r["score"]))
+    models: dict[str, dict] = {}
+    for (m, scope), b in sorted(acc.items()):
+        s = b["scores"]
+        stats = {
+            "score": round(sum(s) / len(s), 4) if s else None,
+            "n": len(s),
+            "errors": b["errors"],
+            "ci95_score": bootstrap_ci(s),
+        }
+        entry = models.setdefault(m, {"by_turn": {}, "by_category": {}})
+        if scope == "all":
+            entry.update(stats)
+        else:
+            kind, name = scope.split(":", 1)
+            entry["by_turn" if kind == "turn" else "by_category"][name] = stats
+    errors = sum(1 for r in rows if r["score"] == -1)
+    return {"models": models, "rows": len(rows), "error_rows": errors}
+
+
+def _usage(rows: list[dict], pairwise: bool) -> dict:
+    tot = {"prompt_tokens": 0, "completion_tokens": 0}
+    api_errors = 0
+    for r in rows:
+        for p in ("g1_", "g2_") if pairwise else ("",):
+            u = r.get(p + "usage") or {}
+            for k in tot:
+                tot[k] += u.get(k) or 0
+            api_errors += int(r.get(p + "judgment") == API_ERROR_OUTPUT)
+    return {**tot, "api_error_games": api_errors}
+
+
+def compute_results(
+    judgment_path: Path,
+    questions: list[dict],
+    *,
+    mode: str,
+    baseline: str | None = None,
+    models: list[str] | None = None,
+    smoke: bool = False,
+) -> dict:
+    pairwise = mode != "single"
+    rows = read_jsonl(judgment_path, tolerate_torn_tail=True)
+    if models:
+        key = "model_1" if pairwise else "model"
+        rows = [r for r in rows if r[key] in models]  # show_result.py filters on model_1 only
+    qmap = {q["question_id"]: q for q in questions}
+    rows = [r for r in rows if r["question_id"] in qmap]  # e.g. a --first-n run over a fuller file
+    body = (
+        pairwise_results(rows, qmap, baseline if mode == "pairwise-baseline" else None)
+        if pairwise
+        else (single_results(rows, qmap))
+    )
+    judges = sorted({r["judge"][0] for r in rows})
+    return {
+        "smoke": smoke,
+        "mode": mode,
+        "judge": judges[0] if len(judges) == 1 else judges,
+        "baseline": baseline if mode == "pairwise-baseline" else None,
+        "judgment_file": str(judgment_path),
+        "questions": len(questions),
+        "judge_usage": _usage(rows, pairwise),
+        **body,
+    }
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "–"
+
+
+def render_markdown(res: dict, plots: list[str]) -> str:
+    out = ["# MT-Bench results", ""]
+    if res["smoke"]:
+        out += [SMOKE_BANNER, ""]
+    out.append(f"Mode `{res['mode']}`, judge `{res['judge']}`, {res['questions']} questions")
+    if res.get("baseline"):
+        out[-1] += f", baseline `{res['baseline']}`"
+    out += ["", f"Judgment file: `{res['judgment_file']}` (FastChat format).", ""]
+    models = res["models"]
+    if res["mode"] == "single":
+        out += ["| model | score | 95% CI | turn 1 | turn 2 | errors |", "|---|---|---|---|---|---|"]
+        for m, s in sorted(models.items(), key=lambda kv: -(kv[1].get("score") or 0)):
+            t = s["by_turn"]
+            out.append(
+                f"| {m} | {_fmt(s['score'])} | {_ci(s['ci95_score'])} | {_fmt(t.get('1', {}).get('score'))} "
+                f"| {_fmt(t.get('2', {}).get('score'))} | {s['errors']} |"
+            )
+        metric = "score"
+    else:
+        out += [
+            "| model | win | loss | tie | win_rate | win_rate_adjusted | 95% CI | position-consistent | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for m, s in sorted(models.items(), key=lambda kv: -(kv[1].get("win_rate_adjusted") or 0)):
+            out.append(
+                f"| {m} | {s['win']} | {s['loss']} | {s['tie']} | {_fmt(s['win_rate'])} | "
+                f"{_fmt(s['win_rate_adjusted'])} | {_ci(s['ci95_win_rate_adjusted'])} | "
+                f"{_fmt(s['position_consistency'])} | {s['errors']} |"
+            )
+        out += [
+            "",
+            f"Rows dropped for an error in either game: {res['error_rows']} of {res['rows']}. "
+            f"Position-inconsistent pairs (counted as ties): {res['position_inconsistent_rows']}.",
+        ]
+        metric = "win_rate_adjusted"
+    for scope, title in (("by_turn", "turn"), ("by_category", "category")):
+        names = sorted({k for s in models.values() for k in s[scope]})
+        out += ["", f"## {metric} per {title}", "", "| model | " + " | ".join(names) + " |"]
+        out.append("|---" * (len(names) + 1) + "|")
+        for m, s in models.items():
+            out.append(f"| {m} | " + " | ".join(_fmt(s[scope].get(n, {}).get(metric)) for n in names) + " |")
+    u = res["judge_usage"]
+    out += [
+        "",
+        f"Judge tokens recorded: {u['prompt_tokens']} prompt, {u['completion_tokens']} completion; "
+        f"games without a judgment (API errors): {u['api_error_games']}.",
+    ]
+    out += [""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    return "\n".join(out) + "\n"
+
+
+def write_results(res: dict, out_dir: Path) -> dict[str, Path]:
+    from tunebench.evaluate.mt_bench_plots import make_plots
+
+    out_dir = Path(out_dir)
+    plots = make_plots(res, out_dir)
+    atomic_write_text(
+        out_dir / "results.json", json.dumps({**res, "plots": [str(p) for p in plots]}, indent=2)
+    )
+    atomic_write_text(out_dir / "results.md", render_markdown(res, [str(p) for p in plots]))
+    return {"json": out_dir / "results.json", "md": out_dir / "results.md", **{p.stem: p for p in plots}}

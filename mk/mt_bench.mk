@@ -1,0 +1,26 @@
+# MT-Bench (FastChat's method and file formats): answers → judgments → results.
+# Judge keys come only from the environment: OPENAI_API_KEY, or JUDGE_BASE_URL (+ JUDGE_API_KEY)
+# for any OpenAI-compatible judge. Output: models/<run>/eval/mt_bench/.
+# BASELINE is shared with mk/eval.mk (empty there by default): MT-Bench falls back to its own default.
+MT_BENCH_BASELINE ?= mistralai/Mistral-7B-Instruct-v0.2
+JUDGE         ?= gpt-4-turbo
+MT_BENCH_MODE ?= pairwise-baseline
+BENCH_DIR     ?=
+MT_BENCH_ARGS ?=
+MT_BENCH      := $(BIN)/python -m tunebench.evaluate.mt_bench
+
+.PHONY: eval eval-mt-bench eval-mt-bench-smoke bench-judge-concurrency
+# `eval` only lists prerequisites, so another stage can add its own (`eval: eval-sql`) next to this one.
+eval: eval-mt-bench ## evaluate MODEL (MT-Bench: make eval MODEL=… BASELINE=… JUDGE=…)
+
+eval-mt-bench: setup ## MT-Bench vs BASELINE (hub id|folder|URL) judged by JUDGE; needs OPENAI_API_KEY or JUDGE_BASE_URL
+	$(MT_BENCH) run --model $(MODEL) --baseline $(or $(BASELINE),$(MT_BENCH_BASELINE)) --judge $(JUDGE) --mode $(MT_BENCH_MODE) \
+		$(if $(BENCH_DIR),--bench-dir $(BENCH_DIR)) $(MT_BENCH_ARGS)
+
+eval-mt-bench-smoke: setup ## SMOKE RUN of the MT-Bench chain on CPU: the tiny model answers and judges itself
+	@test -f $(MODEL)/config.json || $(MAKE) train
+	$(MT_BENCH) smoke --model $(MODEL) --baseline $(BASE_MODEL) $(if $(BENCH_DIR),--bench-dir $(BENCH_DIR)) \
+		$(MT_BENCH_ARGS)
+
+bench-judge-concurrency: setup ## MT-Bench judging wall time, concurrency 1 vs 16 (bench/results/judge_concurrency.json)
+	$(BIN)/python bench/judge_concurrency.py
