@@ -18,7 +18,7 @@ from tunebench.paths import RunPaths, models_root
 log = logging.getLogger("tunebench.train")
 
 
-def _cpu_overrides(sft) -> list[str]:
+def cpu_overrides(sft) -> list[str]:
     """On CPU, TRL's defaults (bf16, gradient checkpointing) made steps 7x slower here: turn them off."""
     changed = []
     for name, value in (
@@ -67,7 +67,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     sft.output_dir = str(run.checkpoints)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run.logs))
     if not torch.cuda.is_available():
-        changed = _cpu_overrides(sft)
+        changed = cpu_overrides(sft)
         if changed:
             log.info("no CUDA: running on CPU with %s", ", ".join(changed))
     train_ds, eval_ds = load_train_eval(tb)  # validated before the model is even loaded

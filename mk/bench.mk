@@ -1,0 +1,28 @@
+# Benchmarks (bench/): ratios against a baseline measured in the same run; results in bench/results/.
+#   make bench                         CPU, a few minutes: bench/results/*.json + summary.md
+#   make bench-wheels                  (with network) wheels for an offline GPU machine -> bench/wheels
+#   make bench-gpu                     (on the GPU machine) offline install + 7B QLoRA benchmark
+BENCH_ARGS ?=
+BENCH_GPU_ARGS ?=
+BENCH_WHEELS ?= bench/wheels
+BENCH_PY ?= 3.12
+GPU_PYTHON ?= python3
+GPU_VENV ?= .venv-gpu
+# The other benchmark scripts, run by `make bench` when present. The two that load a model get the
+# fine-tuned tiny model when it exists, else the tiny base (speed does not depend on what it learned).
+BENCH_MODEL = $(if $(wildcard $(MODEL)/config.json),$(MODEL),$(BASE_MODEL))
+
+.PHONY: bench bench-wheels bench-gpu
+bench: setup ## CPU benchmarks, a few minutes: training throughput vs plain TRL (+ the other bench/ scripts)
+	$(BIN)/python -m bench.train_throughput $(BENCH_ARGS)
+	@status=0; for s in generation_speed judge_concurrency serve_latency; do \
+	  [ -f bench/$$s.py ] || continue; \
+	  case $$s in judge_concurrency) extra= ;; *) extra="--model $(BENCH_MODEL)" ;; esac; \
+	  echo "== bench/$$s.py $$extra"; $(BIN)/python bench/$$s.py $$extra || { echo "FAILED: bench/$$s.py" >&2; status=1; }; \
+	done; cat bench/results/summary.md; exit $$status
+
+bench-wheels: setup ## download wheels for an offline GPU machine into bench/wheels (CPython 3.12, x86-64)
+	$(BIN)/python -m bench.gpu_wheels --dest $(BENCH_WHEELS) --python-version $(BENCH_PY)
+
+bench-gpu: ## offline GPU machine: install bench/wheels, run the 7B QLoRA benchmark (~8 min, one H100)
+	GPU_PYTHON=$(GPU_PYTHON) GPU_VENV=$(GPU_VENV) BENCH_WHEELS=$(BENCH_WHEELS) bash bench/gpu_env.sh $(BENCH_GPU_ARGS)
