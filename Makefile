@@ -64,9 +64,12 @@ endif
 merge: setup ## merge an adapter: make merge ADAPTER=models/<run>/adapter
 	$(BIN)/python -m tunebench.train.merge $(ADAPTER)
 
-demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate, serve
+demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve
 	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml $(ARGS)
 	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"
+	@$(MAKE) --no-print-directory eval-sql MODEL=models/tiny-text-to-sql/merged BASELINE=$(BASE_MODEL)
+	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=models/tiny-text-to-sql/merged
+	@$(MAKE) --no-print-directory demo-serve MODEL=models/tiny-text-to-sql/merged
 
 clean: ## remove generated models and data (not the venv)
 	rm -rf models data artifacts bench/results

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from tunebench.chat_template import CHATML_TEMPLATE
 from tunebench.evaluate import mt_bench
 from tunebench.evaluate.mt_bench_answers import ModelSource, generate_answers, resolve_model
 from tunebench.evaluate.mt_bench_data import TEMPERATURE_CONFIG, load_answers, read_jsonl
 from tunebench.evaluate.mt_bench_sample import sample_questions, write_sample_bench
-
-from tunebench.chat_template import CHATML_TEMPLATE
 
 from .test_mt_bench_judge import StandInJudge
 

@@ -14,13 +14,13 @@ from argparse import Namespace
 from pathlib import Path
 
 import pytest
+
 import tunebench.evaluate.mt_bench_data as data
 from tunebench.evaluate import mt_bench
 from tunebench.evaluate import mt_bench_matches as mm
 from tunebench.evaluate.mt_bench_answers import resolve_model
 from tunebench.evaluate.mt_bench_pipeline import load_bench
 from tunebench.evaluate.mt_bench_sample import write_sample_bench
-
 from tunebench.formats import DataFormatError
 from tunebench.paths import models_root
 

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from tunebench.evaluate import mt_bench
 from tunebench.evaluate.mt_bench_data import load_answers, read_jsonl
 from tunebench.evaluate.mt_bench_sample import sample_questions, write_sample_bench

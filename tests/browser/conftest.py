@@ -1,0 +1,62 @@
+"""A real browser for the UI tests: Playwright driving Debian's chromium (`make browser-deps`).
+
+Never `playwright install`: the browser is the system's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("TUNEBENCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def artifacts_dir() -> Path:
+    """Screenshots go to $TUNEBENCH_ARTIFACTS or artifacts/browser (git-ignored)."""
+    root = (
+        Path(os.environ["TUNEBENCH_ARTIFACTS"])
+        if os.environ.get("TUNEBENCH_ARTIFACTS")
+        else REPO / "artifacts"
+    )
+    out = root / "browser"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (Path(CHROMIUM).is_file() or shutil.which("chromium")):
+        pytest.fail(f"chromium not found at {CHROMIUM}: run `make browser-deps` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    from playwright.sync_api import expect
+
+    # 2 shared cores: Gradio's first render and queue can take several seconds.
+    expect.set_options(timeout=60_000)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

@@ -1,0 +1,176 @@
+"""Hostile SQL never changes the database and never hangs: it comes back as an error or a timeout.
+
+The bank runs through the sandbox evaluation uses (`tunebench.sql_sandbox.SqlSandbox`) and the
+contract's in-process `execute_readonly` (the demo's), with the database file hashed before and
+after and the folder listed (no journal, WAL, attached or vacuumed file may appear).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+
+import pytest
+
+from tunebench.sql_exec import execute_readonly
+from tunebench.sql_sandbox import SqlSandbox, execute_guarded
+
+TIMEOUT_S = 0.5
+GRACE_S = 1.0
+# A bound on wall time that only a hang can break (a loaded 2-core machine included).
+NO_HANG_S = TIMEOUT_S + GRACE_S + 5.0
+
+# (name, statement, expected: "error" or "timeout")
+WRITES = [
+    ("drop", "DROP TABLE people", "error"),
+    ("drop_if_exists", "DROP TABLE IF EXISTS pets", "error"),
+    ("delete", "DELETE FROM people", "error"),
+    ("update", "UPDATE people SET age = 0", "error"),
+    ("insert", "INSERT INTO people VALUES (999, 'Mallory', 1)", "error"),
+    ("replace", "REPLACE INTO people VALUES (1, 'Mallory', 1)", "error"),
+    ("insert_select", "INSERT INTO pets SELECT * FROM pets", "error"),
+    ("create_table", "CREATE TABLE evil (x)", "error"),
+    ("create_temp_table", "CREATE TEMP TABLE evil (x)", "error"),
+    ("create_table_as", "CREATE TABLE evil AS SELECT * FROM people", "error"),
+    ("create_index", "CREATE INDEX evil ON people(age)", "error"),
+    ("create_view", "CREATE VIEW evil AS SELECT 1", "error"),
+    ("create_trigger", "CREATE TRIGGER evil AFTER INSERT ON people BEGIN DELETE FROM pets; END", "error"),
+    ("alter", "ALTER TABLE people ADD COLUMN evil TEXT", "error"),
+    ("rename", "ALTER TABLE people RENAME TO victims", "error"),
+    ("attach", "ATTACH DATABASE '{tmp}/attached.db' AS evil", "error"),
+    ("attach_memory", "ATTACH DATABASE ':memory:' AS evil", "error"),
+    ("detach", "DETACH DATABASE main", "error"),
+    ("pragma_journal", "PRAGMA journal_mode = WAL", "error"),
+    ("pragma_user_version", "PRAGMA user_version = 7", "error"),
+    ("pragma_writable_schema", "PRAGMA writable_schema = ON", "error"),
+    ("pragma_function", "SELECT * FROM pragma_table_info('people')", "error"),
+    ("load_extension", "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libm.so.6')", "error"),
+    ("fts3_tokenizer", "SELECT fts3_tokenizer('simple')", "error"),
+    ("vacuum", "VACUUM", "error"),
+    ("vacuum_into", "VACUUM INTO '{tmp}/copy.db'", "error"),
+    ("begin", "BEGIN IMMEDIATE", "error"),
+    ("savepoint", "SAVEPOINT evil", "error"),
+    ("two_statements", "SELECT 1; DROP TABLE people", "error"),
+    ("nul_byte", "SELECT 1 \x00; DROP TABLE people", "error"),
+    ("syntax", "SELEC name FRM people", "error"),
+]
+RUNAWAY = [
+    (
+        "recursive_cte_forever",
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n",
+        "timeout",
+    ),
+    (
+        "recursive_cte_sorted",
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n ORDER BY x DESC",
+        "timeout",
+    ),
+    ("cross_join", "SELECT count(*) FROM people a, people b, people c, people d, people e", "timeout"),
+    (
+        "cross_join_sorted",
+        "SELECT a.name FROM people a, people b, people c, people d ORDER BY random()",
+        "timeout",
+    ),
+]
+# One SQLite function call that does the work of seconds: the progress handler cannot stop it.
+SINGLE_CALL = [
+    ("huge_blob", "SELECT randomblob(900000000)", "error"),
+    ("huge_zeroblob", "SELECT length(zeroblob(900000000))", "error"),
+    ("huge_printf", "SELECT printf('%.*c', 900000000, 'x') IS NULL", "timeout"),
+    (
+        "doubling_string",
+        "WITH RECURSIVE s(x) AS (SELECT 'a' UNION ALL SELECT x || x FROM s) SELECT max(length(x)) FROM s",
+        "error",
+    ),
+]
+
+
+@pytest.fixture()
+def victim(tmp_path):
+    db = tmp_path / "victim.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, age INTEGER)")
+    con.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER, kind TEXT)")
+    con.executemany(
+        "INSERT INTO people VALUES (?, ?, ?)", [(i, f"person {i}", 20 + i % 50) for i in range(400)]
+    )
+    con.executemany(
+        "INSERT INTO pets VALUES (?, ?, ?)", [(i, i % 400, "cat" if i % 2 else "dog") for i in range(300)]
+    )
+    con.commit()
+    con.close()
+    return db
+
+
+def _params(*banks):
+    return [pytest.param(sql, expected, id=name) for bank in banks for name, sql, expected in bank]
+
+
+def _fingerprint(db):
+    return hashlib.sha256(db.read_bytes()).hexdigest(), sorted(p.name for p in db.parent.iterdir())
+
+
+def _check(result, expected, elapsed):
+    assert not result.ok, f"expected an {expected}, got rows {result.rows[:3]}"
+    if expected == "timeout":
+        assert result.timed_out, result.error
+    else:
+        assert not result.timed_out, result.error
+    assert elapsed < NO_HANG_S, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize(("sql", "expected"), _params(WRITES, RUNAWAY, SINGLE_CALL))
+def test_sandbox_refuses_hostile_sql(sandbox, victim, sql, expected):
+    before = _fingerprint(victim)
+    start = time.monotonic()
+    result = sandbox.execute(victim, sql.format(tmp=victim.parent), timeout_s=TIMEOUT_S)
+    _check(result, expected, time.monotonic() - start)
+    assert _fingerprint(victim) == before
+    # The sandbox still answers, and the data are intact.
+    assert sandbox.execute(victim, "SELECT count(*), sum(age) FROM people").rows == [
+        (400, sum(20 + i % 50 for i in range(400)))
+    ]
+
+
+@pytest.mark.parametrize(("sql", "expected"), _params(WRITES, RUNAWAY))
+def test_contract_execute_readonly_refuses_hostile_sql(victim, sql, expected):
+    """The demo's in-process executor holds the acceptance bank too (not the single-call cases)."""
+    before = _fingerprint(victim)
+    start = time.monotonic()
+    result = execute_readonly(victim, sql.format(tmp=victim.parent), timeout_s=TIMEOUT_S)
+    _check(result, expected, time.monotonic() - start)
+    assert _fingerprint(victim) == before
+
+
+def test_size_limits_stop_single_call_blowups_in_process(victim):
+    for sql in (
+        "SELECT randomblob(900000000)",
+        "SELECT hex(zeroblob(600000))",
+        "SELECT length(replace(hex(zeroblob(400000)), '0', 'ab'))",
+    ):
+        result = execute_guarded(victim, sql, timeout_s=TIMEOUT_S)
+        assert "too big" in (result.error or ""), (sql, result.error)
+    # Ordinary results are untouched by the limits.
+    assert execute_guarded(victim, "SELECT name FROM people WHERE id = 7").rows == [("person 7",)]
+
+
+def test_row_cap_and_endless_rows(victim, sandbox):
+    endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n"
+    result = sandbox.execute(victim, endless, timeout_s=TIMEOUT_S, max_rows=50)
+    assert result.ok and result.truncated and len(result.rows) == 50
+
+
+def test_sandbox_replaces_a_killed_process(victim):
+    with SqlSandbox(grace_s=GRACE_S) as box:
+        assert box.execute(victim, "SELECT 1").rows == [(1,)]
+        killed = box.execute(victim, "SELECT printf('%.*c', 900000000, 'x') IS NULL", timeout_s=TIMEOUT_S)
+        assert killed.timed_out and box.kills == 1
+        assert box.execute(victim, "SELECT count(*) FROM pets").rows == [(300,)]
+        assert box.execute(victim.parent / "missing.sqlite", "SELECT 1").error
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with SqlSandbox(grace_s=GRACE_S) as box:
+        yield box

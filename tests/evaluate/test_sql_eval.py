@@ -1,0 +1,147 @@
+"""`python -m tunebench.evaluate.sql_eval` end to end: base vs fine-tuned on the embedded split
+(outputs in the run's eval/sql, resumable), a Spider-format folder through a real OpenAI-compatible
+server, and a sql-create-context file through `datasets.load_dataset`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from tests.evaluate.test_sql_datasets import make_spider_dir, scc_rows
+from tunebench.evaluate.sql_eval import describe_model, main
+from tunebench.evaluate.sql_metrics import results_match
+
+pytestmark = pytest.mark.slow
+LIMIT = 30
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _check_consistent(summary_model: dict, records: list[dict]) -> None:
+    """summary.json says what predictions.jsonl holds; matches really match."""
+    scored = [r for r in records if r["exec_outcome"] != "gold_error"]
+    assert summary_model["n"] == len(records)
+    assert summary_model["exec_accuracy"] == round(sum(r["exec_match"] for r in scored) / len(scored), 4)
+    assert summary_model["exact_match"] == round(sum(r["exact_match"] for r in records) / len(records), 4)
+    assert summary_model["outcomes"] == dict(sorted(Counter(r["exec_outcome"] for r in records).items()))
+    for r in records:
+        if r["exec_match"] and r["pred_result"]["row_count"] <= 20:
+            assert results_match(r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"])
+        if r["exact_match"]:
+            assert r["exec_match"], r  # the same query must return the same rows
+
+
+@pytest.fixture(scope="module")
+def base_vs_finetuned(trained_run, embedded):
+    argv = [
+        "--model", str(trained_run.merged),
+        "--baseline", str(embedded.base_dir),
+        "--data-dir", str(embedded.data_dir),
+        "--limit", str(LIMIT),
+        "--max-new-tokens", "48",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    return argv, trained_run.eval_sql
+
+
+def test_base_vs_finetuned_outputs(base_vs_finetuned, capsys):
+    _, out = base_vs_finetuned
+    for name in (
+        "predictions.jsonl",
+        "summary.json",
+        "report.md",
+        "accuracy_by_difficulty.png",
+        "baseline/predictions.jsonl",
+    ):
+        assert (out / name).is_file(), name
+    assert (out / "accuracy_by_difficulty.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["models"]) == ["base", "fine-tuned"]
+    base, tuned = summary["models"]["base"], summary["models"]["fine-tuned"]
+    assert base["random_weights"] is True and base["exec_accuracy"] == 0.0
+    assert tuned["random_weights"] is False and "random-init tiny base" in tuned["description"]
+    assert summary["exec_accuracy_delta_points"] == pytest.approx(100 * tuned["exec_accuracy"], abs=0.01)
+    assert summary["generation"] == {"max_new_tokens": 48, "temperature": 0.0, "seed": 0}
+    _check_consistent(tuned, _lines(out / "predictions.jsonl"))
+    _check_consistent(base, _lines(out / "baseline" / "predictions.jsonl"))
+    assert set(tuned["by_difficulty"]) <= {"easy", "medium", "hard"} and "by_seen_combo" in tuned
+    record = _lines(out / "predictions.jsonl")[0]
+    for key in (
+        "question",
+        "gold",
+        "prediction",
+        "raw_output",
+        "gold_result",
+        "pred_result",
+        "exec_match",
+        "exact_match",
+        "raw_match",
+    ):
+        assert key in record
+    report = (out / "report.md").read_text()
+    assert "random weights" in report and "| base |" in report and "| fine-tuned |" in report
+    assert "![accuracy_by_difficulty.png](accuracy_by_difficulty.png)" in report
+
+
+def test_rerun_resumes_and_extends(base_vs_finetuned, capsys):
+    argv, out = base_vs_finetuned
+    before = (out / "predictions.jsonl").read_text()
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"resuming: {LIMIT} of {LIMIT} examples already scored" in printed
+    assert "execution accuracy: base 0.0%" in printed
+    assert (out / "predictions.jsonl").read_text() == before
+    # A run killed mid-write leaves a torn line: it is dropped, and more examples are appended.
+    with open(out / "predictions.jsonl", "a") as f:
+        f.write('{"id": "test-000')
+    extended = [*argv[:-4], "--limit", str(LIMIT + 4), "--max-new-tokens", "48"]
+    assert main(extended) == 0
+    assert f"resuming: {LIMIT} of {LIMIT + 4}" in capsys.readouterr().out
+    text = (out / "predictions.jsonl").read_text()
+    assert text.startswith(before) and len(text.splitlines()) == LIMIT + 4
+    # Other settings never mix into the same file.
+    assert main([*argv[:-1], "40"]) == 2
+    assert "--fresh" in capsys.readouterr().err
+
+
+def test_spider_folder_through_an_endpoint(tiny_server, trained_run, tmp_path, capsys):
+    root = make_spider_dir(tmp_path / "spider")
+    out = tmp_path / "eval"
+    argv = [
+        "--model", str(trained_run.merged), "--dataset", "spider", "--source", str(root), "--out", str(out),
+        "--endpoint", tiny_server.base_url, "--endpoint-model", tiny_server.model, "--concurrency", "2",
+        "--max-new-tokens", "48",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    model = summary["models"]["fine-tuned"]
+    assert model["backend"] == "openai-compatible endpoint" and model["n"] == 4
+    assert summary["dataset"]["name"] == "spider-format"
+    _check_consistent(model, _lines(out / "predictions.jsonl"))
+    assert "spider-format" in capsys.readouterr().out
+
+
+def test_sql_create_context_file(trained_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNEBENCH_DATA", str(tmp_path / "data"))
+    source = tmp_path / "scc.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in scc_rows()))
+    out = tmp_path / "eval"
+    argv = ["--model", str(trained_run.merged), "--dataset", "sql-create-context", "--source", str(source)]
+    assert main([*argv, "--all-rows", "--limit", "6", "--out", str(out), "--max-new-tokens", "32"]) == 0
+    records = _lines(out / "predictions.jsonl")
+    assert len(records) == 6 and all(r["exec_outcome"] != "gold_error" for r in records)
+    assert len(list((tmp_path / "data" / "sql-create-context" / "databases").glob("*.sqlite"))) == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"]["name"] == "sql-create-context" and summary["models"]["fine-tuned"]["n"] == 6
+
+
+def test_model_outside_a_run_needs_out(embedded):
+    with pytest.raises(SystemExit, match="--out"):
+        main(["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"])
+    assert "random weights" in describe_model(str(embedded.base_dir))["description"]
+    with pytest.raises(SystemExit, match="no such model folder"):
+        main(["--model", "models/no-such-run/merged", "--data-dir", str(embedded.data_dir)])

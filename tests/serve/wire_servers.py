@@ -1,0 +1,297 @@
+"""Real local HTTP servers for the backend tests, speaking documented wire formats.
+
+- `TGIWireServer`: TGI cannot run here (no GPU image, no network), so this server speaks TGI's
+  documented HTTP API backed by a REAL model (greedy transformers generation): GET /health, GET /info,
+  POST /generate_stream (SSE events `data: {"index", "token": {"id", "text", "logprob", "special"},
+  "generated_text", "details", "top_tokens"}`, no [DONE]; the raw `inputs` text is tokenized as is)
+  and POST /v1/chat/completions (the Messages API: the chat template is applied server-side, OpenAI
+  chunks, then `data: [DONE]`). Like TGI it answers 422 {"error", "error_type": "validation"} to a
+  non-positive temperature or a prompt + max_new_tokens over its token budget. Every request is recorded for the tests to inspect.
+- `CannedOpenAIServer`: an OpenAI-format chat server whose answers the test chooses (e.g. a hostile
+  `DROP TABLE …`), for the page's error cases; the real `openai` client talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tunebench.local_server import free_port
+
+
+class _Server:
+    """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; use as a context manager."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.connections: set = set()
+        self.port = free_port()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                owner.connections.add(self.connection)
+
+            def finish(self):
+                owner.connections.discard(self.connection)
+                super().finish()
+
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                owner.requests.append({"method": "GET", "path": self.path})
+                owner.handle_get(self)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                owner.requests.append({"method": "POST", "path": self.path, "body": body})
+                owner.handle_post(self, body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop as a crashed server would: the port refuses connections and open ones are cut."""
+        if self.thread.is_alive():
+            self.httpd.shutdown()
+        self.httpd.server_close()
+        for conn in list(self.connections):  # clients keep idle HTTP/1.1 connections to reuse
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    # helpers for handlers
+    @staticmethod
+    def send_json(h: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    @staticmethod
+    def start_sse(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.send_header("Connection", "close")  # the stream ends when the connection closes
+        h.end_headers()
+        h.close_connection = True
+
+    @staticmethod
+    def send_event(h: BaseHTTPRequestHandler, payload: dict | str) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        h.wfile.write(f"data: {data}\n\n".encode())
+        h.wfile.flush()
+
+    def handle_get(self, h):
+        self.send_json(h, 404, {"error": "not found"})
+
+    def handle_post(self, h, body):
+        self.send_json(h, 404, {"error": "not found"})
+
+
+def _chat_chunk(model: str, content: str | None, finish: str | None = None) -> dict:
+    delta = {"role": "assistant", "content": content} if content is not None else {}
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "test",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+class TGIWireServer(_Server):
+    MAX_TOTAL_TOKENS = 2048
+
+    def __init__(self, model_dir: str | Path):
+        super().__init__()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_dir = str(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
+        self.lock = threading.Lock()
+
+    def generate(self, text: str, max_new_tokens: int, stop: list[str]) -> list[dict]:
+        """Greedy tokens for raw `text`, each with its incremental text, logprob and special flag."""
+        import torch
+
+        enc = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        with self.lock, torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+        ids = out.sequences[0, enc["input_ids"].shape[1] :].tolist()
+        special = set(self.tokenizer.all_special_ids)
+        tokens, text_so_far = [], ""
+        for i, tid in enumerate(ids):
+            logprob = torch.log_softmax(out.scores[i][0].float(), -1)[tid].item()
+            # Incremental decoding, as TGI does: the text a token adds to everything before it.
+            is_special = tid in special
+            full = self.tokenizer.decode(ids[: i + 1], skip_special_tokens=True)
+            piece = self.tokenizer.decode([tid]) if is_special else full[len(text_so_far) :]
+            text_so_far = full
+            tokens.append({"id": tid, "text": piece, "logprob": round(logprob, 4), "special": is_special})
+            if is_special or any(s and text_so_far.endswith(s) for s in stop):
+                break
+        return tokens
+
+    @staticmethod
+    def _finish(tokens: list[dict], max_new_tokens: int) -> str:
+        if tokens and tokens[-1]["special"]:
+            return "eos_token"
+        return "length" if len(tokens) >= max_new_tokens else "stop_sequence"
+
+    def handle_get(self, h):
+        if h.path == "/health":
+            self.send_json(h, 200, {})
+        elif h.path == "/info":
+            self.send_json(
+                h,
+                200,
+                {
+                    "model_id": self.model_dir,
+                    "model_dtype": "torch.float32",
+                    "model_device_type": "cpu",
+                    "max_input_tokens": 1024,
+                    "max_total_tokens": self.MAX_TOTAL_TOKENS,
+                    "version": "3.3.6 (tunebench test stand-in)",
+                },
+            )
+        else:
+            super().handle_get(h)
+
+    def handle_post(self, h, body):
+        if h.path == "/generate_stream":
+            self._generate_stream(h, body)
+        elif h.path == "/v1/chat/completions":
+            self._chat(h, body)
+        else:
+            super().handle_post(h, body)
+
+    def _validation_error(self, h, message: str) -> None:
+        self.send_json(h, 422, {"error": message, "error_type": "validation"})
+
+    def _generate_stream(self, h, body):
+        params = body.get("parameters") or {}
+        if params.get("temperature") is not None and params["temperature"] <= 0:
+            return self._validation_error(h, "`temperature` must be strictly positive")
+        max_new = int(params.get("max_new_tokens") or 20)
+        input_length = len(self.tokenizer(body["inputs"], add_special_tokens=False)["input_ids"])
+        if input_length + max_new > self.MAX_TOTAL_TOKENS:
+            return self._validation_error(
+                h,
+                f"`inputs` tokens + `max_new_tokens` must be <= {self.MAX_TOTAL_TOKENS}. "
+                f"Given: {input_length} `inputs` tokens and {max_new} `max_new_tokens`",
+            )
+        tokens = self.generate(body["inputs"], max_new, params.get("stop") or [])
+        self.start_sse(h)
+        generated = ""
+        for i, tok in enumerate(tokens):
+            last = i == len(tokens) - 1
+            if not tok["special"]:
+                generated += tok["text"]
+            details = (
+                {
+                    "finish_reason": self._finish(tokens, max_new),
+                    "generated_tokens": len(tokens),
+                    "seed": None,
+                    "input_length": input_length,
+                }
+                if last
+                else None
+            )
+            event = {
+                "index": i + 1,
+                "token": tok,
+                "top_tokens": None,
+                "generated_text": generated if last else None,
+                "details": details,
+            }
+            self.send_event(h, event)
+
+    def _chat(self, h, body):
+        if body.get("temperature") is not None and body["temperature"] < 0:
+            return self._validation_error(h, "`temperature` must be non-negative")
+        prompt = self.tokenizer.apply_chat_template(
+            body["messages"], tokenize=False, add_generation_prompt=True
+        )
+        max_new = int(body.get("max_tokens") or 20)
+        tokens = self.generate(prompt, max_new, body.get("stop") or [])
+        if not body.get("stream"):
+            text = "".join(t["text"] for t in tokens if not t["special"])
+            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            return self.send_json(
+                h, 200, {"object": "chat.completion", "model": self.model_dir, "choices": [choice]}
+            )
+        self.start_sse(h)
+        for i, tok in enumerate(tokens):
+            finish = ("stop" if tok["special"] else "length") if i == len(tokens) - 1 else None
+            self.send_event(h, _chat_chunk(self.model_dir, None if tok["special"] else tok["text"], finish))
+        self.send_event(h, "[DONE]")
+
+
+class CannedOpenAIServer(_Server):
+    """Answers each question (the last user message) with the SQL the test chose."""
+
+    model = "canned-sql"
+
+    def __init__(
+        self, answers: dict[str, str], default: str = "SELECT 1", delay_s: dict[str, float] | None = None
+    ):
+        super().__init__()
+        self.answers = answers
+        self.default = default
+        self.delay_s = delay_s or {}  # question -> seconds between chunks (to watch streaming)
+
+    def handle_get(self, h):
+        if h.path == "/v1/models":
+            model = {"id": self.model, "object": "model", "created": 0, "owned_by": "tests"}
+            self.send_json(h, 200, {"object": "list", "data": [model]})
+        else:
+            super().handle_get(h)
+
+    def handle_post(self, h, body):
+        if h.path != "/v1/chat/completions":
+            return super().handle_post(h, body)
+        question = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        answer = self.answers.get(question, self.default)
+        self.start_sse(h)
+        words = answer.split(" ")
+        for i, word in enumerate(words):  # one chunk per word, as a model streams tokens
+            self.send_event(h, _chat_chunk(self.model, word if i == 0 else " " + word))
+            time.sleep(self.delay_s.get(question, 0.0))
+        self.send_event(h, _chat_chunk(self.model, None, "stop"))
+        self.send_event(h, "[DONE]")
