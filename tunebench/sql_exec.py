@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+MAX_VALUE_BYTES = 1_000_000  # largest string/blob a statement may build; no SQL answer needs more
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 
 
@@ -51,23 +52,33 @@ def _authorizer(action, arg1, arg2, dbname, source):
     return sqlite3.SQLITE_OK
 
 
-def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
+def connect_readonly(db_path: str | Path, *, max_value_bytes: int = MAX_VALUE_BYTES) -> sqlite3.Connection:
     path = Path(db_path)
     if not path.is_file():
         raise FileNotFoundError(f"database not found: {path}")
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     con.set_authorizer(_authorizer)
+    # One function call (randomblob(9e8), printf('%.*c', 9e8, 'x')) cannot be interrupted by the
+    # progress handler: cap what a statement may build so it fails fast instead.
+    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
+    con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 100_000)
+    con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     return con
 
 
 def execute_readonly(
-    db_path: str | Path, sql: str, *, timeout_s: float = 2.0, max_rows: int = 1000
+    db_path: str | Path,
+    sql: str,
+    *,
+    timeout_s: float = 2.0,
+    max_rows: int = 1000,
+    max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> SqlResult:
     """Run one statement read-only; returns rows, or an error / timeout, within `timeout_s`."""
     start = time.monotonic()
     deadline = start + timeout_s
     try:
-        con = connect_readonly(db_path)
+        con = connect_readonly(db_path, max_value_bytes=max_value_bytes)
     except (FileNotFoundError, sqlite3.Error) as err:
         return SqlResult(error=str(err))
     # Called every 1,000 SQLite VM steps; returning non-zero aborts the statement ("interrupted").
@@ -85,7 +96,12 @@ def execute_readonly(
             result.error = f"timed out after {timeout_s:g} s"
         else:
             result.error = f"{type(err).__name__}: {err}"
-    except (ValueError, OverflowError, MemoryError) as err:  # e.g. an embedded NUL, a huge integer
+    except (
+        ValueError,
+        OverflowError,
+        MemoryError,
+        sqlite3.Warning,
+    ) as err:  # e.g. an embedded NUL, a huge int
         result.error = f"{type(err).__name__}: {err}"
     finally:
         con.close()

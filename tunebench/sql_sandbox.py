@@ -23,7 +23,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from tunebench.sql_exec import SqlResult, connect_readonly
+from tunebench.sql_exec import SqlResult, connect_readonly, execute_readonly
 
 MAX_VALUE_BYTES = 1_000_000  # largest string/blob a statement may build; no SQL answer needs more
 MAX_SQL_BYTES = 100_000  # longest statement accepted (model output is a few hundred bytes)
@@ -32,11 +32,7 @@ STARTUP_TIMEOUT_S = 60.0
 
 
 def connect_guarded(db_path: str | Path, *, max_value_bytes: int = MAX_VALUE_BYTES) -> sqlite3.Connection:
-    con = connect_readonly(db_path)
-    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
-    con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
-    con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-    return con
+    return connect_readonly(db_path, max_value_bytes=max_value_bytes)
 
 
 def execute_guarded(
@@ -48,33 +44,9 @@ def execute_guarded(
     max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> SqlResult:
     """`sql_exec.execute_readonly` with SQLite's length limits set, in this process."""
-    start = time.monotonic()
-    deadline = start + timeout_s
-    try:
-        con = connect_guarded(db_path, max_value_bytes=max_value_bytes)
-    except (FileNotFoundError, sqlite3.Error) as err:
-        return SqlResult(error=str(err))
-    # Called every 1,000 SQLite VM steps; returning non-zero aborts the statement ("interrupted").
-    con.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
-    result = SqlResult()
-    try:
-        cur = con.execute(sql)
-        result.columns = [d[0] for d in cur.description or []]
-        rows = cur.fetchmany(max_rows + 1)
-        result.truncated = len(rows) > max_rows
-        result.rows = [tuple(r) for r in rows[:max_rows]]
-    except sqlite3.Error as err:
-        if time.monotonic() > deadline:
-            result.timed_out = True
-            result.error = f"timed out after {timeout_s:g} s"
-        else:
-            result.error = f"{type(err).__name__}: {err}"
-    except (ValueError, OverflowError, MemoryError, sqlite3.Warning) as err:
-        result.error = f"{type(err).__name__}: {err}"
-    finally:
-        con.close()
-    result.elapsed_s = time.monotonic() - start
-    return result
+    return execute_readonly(
+        db_path, sql, timeout_s=timeout_s, max_rows=max_rows, max_value_bytes=max_value_bytes
+    )
 
 
 def _child_main(read_fd: int, write_fd: int, memory_bytes: int) -> None:
