@@ -24,7 +24,6 @@ from tunebench.evaluate.mt_bench_judge import JudgeConfig, run_judging
 from tunebench.evaluate.mt_bench_matches import make_matches
 from tunebench.evaluate.mt_bench_pipeline import load_bench
 from tunebench.evaluate.mt_bench_sample import SAMPLE_REFERENCES, sample_questions, write_sample_bench
-
 from tunebench.openai_compat import Endpoint
 
 RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"

@@ -26,7 +26,6 @@ from tunebench.evaluate.mt_bench_answers import (
 )
 from tunebench.evaluate.mt_bench_judge import FatalJudgeError
 from tunebench.evaluate.mt_bench_matches import MODES, MissingDataError
-
 from tunebench.formats import DataFormatError
 from tunebench.paths import RunPaths
 

@@ -25,8 +25,7 @@ from tunebench.evaluate.mt_bench_data import (
     read_jsonl,
     temperature_for,
 )
-
-from tunebench.openai_compat import Endpoint, normalize_base_url
+from tunebench.openai_compat import Endpoint, normalize_base_url, run_sync
 from tunebench.paths import RunPaths
 
 DEFAULT_MAX_NEW_TOKENS = 1024
@@ -248,7 +247,7 @@ def generate_answers(
                 endpoint = endpoint or Endpoint(
                     source.ref, source.served_model or served_model_name(source.ref)
                 )
-                asyncio.run(
+                run_sync(
                     _answer_endpoint(
                         todo,
                         endpoint,

@@ -30,8 +30,7 @@ from tunebench.evaluate.mt_bench_matches import (
     render_pair,
     render_single,
 )
-
-from tunebench.openai_compat import Endpoint
+from tunebench.openai_compat import Endpoint, run_sync
 
 ASSUMED_JUDGMENT_TOKENS = 300  # a typical GPT-4 MT-Bench judgment; only for the dry-run estimate
 
@@ -291,7 +290,7 @@ def run_judging(
     stats = JudgeStats(matches=len(matches), already_done=len(matches) - len(todo))
     t0 = time.perf_counter()
     if todo:
-        asyncio.run(_play_all(todo, store, cfg, stats, progress))
+        run_sync(_play_all(todo, store, cfg, stats, progress))
     store.compact()
     store.journal.unlink(missing_ok=True)  # every finished game is now in the FastChat file
     stats.wall_s = round(time.perf_counter() - t0, 3)

@@ -20,7 +20,6 @@ from tunebench.evaluate.mt_bench_data import (
 from tunebench.evaluate.mt_bench_judge import JudgeConfig, estimate, judgment_file, run_judging
 from tunebench.evaluate.mt_bench_matches import MissingDataError, make_matches, mode_kind, needs_reference
 from tunebench.evaluate.mt_bench_results import compute_results, write_results
-
 from tunebench.openai_compat import Endpoint, normalize_base_url
 
 DEFAULT_JUDGE = "gpt-4-turbo"

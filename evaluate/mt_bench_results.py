@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, atomic_write_text, read_jsonl
 
 BOOTSTRAP_ROUNDS = 1000

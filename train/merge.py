@@ -24,6 +24,7 @@ def merge_adapter(
     import torch
     from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from tunebench.train.model_setup import torch_dtype
 
     adapter_dir, out = Path(adapter_dir), Path(out_dir)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from tunebench.train.attention import resolve_attn_implementation
-
 from tunebench.chat_template import ensure_chatml
+from tunebench.train.attention import resolve_attn_implementation
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import yaml
+
+from tunebench.paths import RunPaths, models_root
 from tunebench.train.data import load_train_eval
 from tunebench.train.manifest import environment, peak_memory, write_json_atomic
 from tunebench.train.model_card import render_model_card
 from tunebench.train.model_setup import load_model_and_tokenizer, lora_config
-
-from tunebench.paths import RunPaths, models_root
 
 log = logging.getLogger("tunebench.train")
 

@@ -37,7 +37,8 @@ def artifacts_dir() -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it lives.
+@pytest.fixture(scope="module")
 def browser():
     if not (Path(CHROMIUM).is_file() or shutil.which("chromium")):
         pytest.fail(f"chromium not found at {CHROMIUM}: run `make browser-deps` (make test does)")

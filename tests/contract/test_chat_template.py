@@ -14,8 +14,12 @@ def _tokenizer(specials: list[str]):
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=specials,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     backend.train_from_iterator(["select name from users where id = 1"] * 20, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>")
 
@@ -23,8 +27,15 @@ def _tokenizer(specials: list[str]):
 def _model(vocab: int, tied: bool):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=tied)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=tied,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -37,7 +48,9 @@ def test_reserved_tokens_are_reused_without_resizing():
     assert len(tok) == size and model.get_input_embeddings().weight.shape[0] == size
     assert [tok.convert_tokens_to_ids(IM_START), tok.convert_tokens_to_ids(IM_END)] == reserved == new_ids
     assert tok.chat_template == CHATML_TEMPLATE and tok.eos_token == IM_END
-    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert ids[0] == reserved[0] and reserved[1] in ids  # each marker is one token, at the reused id
     assert model.config.eos_token_id == reserved[1]
@@ -72,14 +85,22 @@ def test_adapter_trains_only_the_new_rows_not_the_whole_matrix(tied, tmp_path):
     tok = _tokenizer(["<eos>", "<pad>"])
     model = _model(len(tok), tied=tied)
     tok, new_ids = ensure_chatml(tok, model)
-    margs = SimpleNamespace(use_peft=True, lora_modules_to_save=None, lora_target_modules="all-linear", lora_r=4,
-                            lora_alpha=8, lora_dropout=0.0, use_rslora=False, use_dora=False)
+    margs = SimpleNamespace(
+        use_peft=True,
+        lora_modules_to_save=None,
+        lora_target_modules="all-linear",
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+        use_rslora=False,
+        use_dora=False,
+    )
     targs = SimpleNamespace(lora_trainable_tokens=True, ensure_weight_tying=True)
     cfg = lora_config(margs, targs, model, new_ids)
     peft_model = get_peft_model(model, cfg)
     peft_model.save_pretrained(tmp_path)
     with safe_open(str(tmp_path / "adapter_model.safetensors"), "pt") as f:
-        shapes = {k: tuple(f.get_tensor(k).shape) for k in f.keys()}
+        shapes = {k: tuple(f.get_tensor(k).shape) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
     vocab = len(tok)
     assert not any(vocab in s for s in shapes.values()), "a full embedding matrix was saved"
     token_rows = [s for k, s in shapes.items() if "trainable_tokens" in k]

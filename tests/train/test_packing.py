@@ -23,7 +23,9 @@ def _model(embedded, attn="sdpa"):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(embedded.base_dir)
-    model = AutoModelForCausalLM.from_pretrained(embedded.base_dir, attn_implementation=attn, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        embedded.base_dir, attn_implementation=attn, dtype=torch.float32
+    )
     return model.eval(), tok
 
 
@@ -31,7 +33,9 @@ def test_trl_padding_free_collator_sends_position_ids_and_no_mask():
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     collator = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
-    batch = collator([{"input_ids": [5, 6, 7], "seq_lengths": [2, 1]}, {"input_ids": [8, 9], "seq_lengths": [2]}])
+    batch = collator(
+        [{"input_ids": [5, 6, 7], "seq_lengths": [2, 1]}, {"input_ids": [8, 9], "seq_lengths": [2]}]
+    )
     assert "attention_mask" not in batch
     assert batch["position_ids"].tolist() == [[0, 1, 0, 0, 1]]
 
@@ -42,10 +46,13 @@ def test_packed_sequence_matches_each_example_alone(embedded):
     with torch.inference_mode():
         alone_a = model(input_ids=a[None], use_cache=False).logits[0]
         alone_b = model(input_ids=b[None], use_cache=False).logits[0]
-        packed = model(input_ids=torch.cat([a, b])[None], use_cache=False,
-                       position_ids=torch.cat([torch.arange(len(a)), torch.arange(len(b))])[None]).logits[0]
+        packed = model(
+            input_ids=torch.cat([a, b])[None],
+            use_cache=False,
+            position_ids=torch.cat([torch.arange(len(a)), torch.arange(len(b))])[None],
+        ).logits[0]
     torch.testing.assert_close(packed[: len(a)], alone_a, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(packed[len(a):], alone_b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(packed[len(a) :], alone_b, atol=1e-5, rtol=1e-5)
 
 
 def test_the_check_can_fail_when_examples_do_see_each_other(embedded):
@@ -58,8 +65,8 @@ def test_the_check_can_fail_when_examples_do_see_each_other(embedded):
         alone_b = model(input_ids=b[None], use_cache=False).logits[0]
         masked = model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=pos, use_cache=False)
         cached = model(input_ids=ids, position_ids=pos, use_cache=True)
-    assert (masked.logits[0, len(a):] - alone_b).abs().max() > 1e-3
-    assert (cached.logits[0, len(a):] - alone_b).abs().max() > 1e-3
+    assert (masked.logits[0, len(a) :] - alone_b).abs().max() > 1e-3
+    assert (cached.logits[0, len(a) :] - alone_b).abs().max() > 1e-3
 
 
 def test_sft_trainer_packed_batch_equals_examples_alone(embedded, tmp_path):
@@ -72,9 +79,19 @@ def test_sft_trainer_packed_batch_equals_examples_alone(embedded, tmp_path):
     tok = AutoTokenizer.from_pretrained(embedded.base_dir)
     model = AutoModelForCausalLM.from_pretrained(embedded.base_dir, attn_implementation="sdpa")
     data = load_messages(str(embedded.data_dir / "train.jsonl")).select(range(24))
-    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, activation_checkpointing=False,
-                     packing=True, packing_strategy="bfd", max_length=512, assistant_only_loss=True,
-                     per_device_train_batch_size=1, report_to=[], max_steps=1)
+    args = SFTConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        packing=True,
+        packing_strategy="bfd",
+        max_length=512,
+        assistant_only_loss=True,
+        per_device_train_batch_size=1,
+        report_to=[],
+        max_steps=1,
+    )
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
     batch = next(iter(trainer.get_train_dataloader()))
     assert "attention_mask" not in batch
