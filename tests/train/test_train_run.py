@@ -169,8 +169,20 @@ def test_ddp_on_cpu_with_accelerate(embedded, tmp_path):
     out = tmp_path / "ddp"
     base = train_cmd(embedded, out, "--max_steps=4", "--save_steps=1000", "--logging_steps=1")
     accel = REPO / ".venv" / "bin" / "accelerate"
-    cmd = [str(accel) if accel.exists() else "accelerate", "launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", *base[1:]]
+    cmd = [
+        str(accel) if accel.exists() else "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        *base[1:],
+    ]
     env = dict(os.environ, ACCELERATE_USE_CPU="1")
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
