@@ -17,6 +17,7 @@ from pathlib import Path
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 MAX_VALUE_BYTES = 1_000_000  # largest string/blob a statement may build; no SQL answer needs more
+MAX_SQL_BYTES = 100_000  # longest statement accepted (model output is a few hundred bytes)
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 
 
@@ -61,7 +62,7 @@ def connect_readonly(db_path: str | Path, *, max_value_bytes: int = MAX_VALUE_BY
     # One function call (randomblob(9e8), printf('%.*c', 9e8, 'x')) cannot be interrupted by the
     # progress handler: cap what a statement may build so it fails fast instead.
     con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
-    con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 100_000)
+    con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     return con
 

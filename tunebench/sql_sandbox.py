@@ -1,21 +1,19 @@
-"""Untrusted SQL with hard bounds: `sql_exec` plus size limits, run in a child process that is
+"""Untrusted SQL with hard bounds: `sql_exec.execute_readonly` run in a child process that is
 killed when a statement outlives its time limit.
 
 `tunebench.sql_exec` bounds time with a progress handler, but SQLite only calls it between VM
 instructions, so one function call that does a lot of work runs to its end. Measured on 2 cores
 with a 1 s limit: `SELECT randomblob(900000000)` ran 21.6 s holding ~1 GB, and
-`SELECT printf('%.*c', 900000000, 'x') IS NULL` 23 s. Two more locks close that gap:
-- SQLite's own limits (`SQLITE_LIMIT_LENGTH`: the largest string/blob a statement may build)
-  turn most of these into an immediate "string or blob too big" error;
-- `SqlSandbox` runs each statement in a long-lived child process (address space capped); when no
-  answer comes within the time limit plus a grace period, the child is killed and replaced.
-Evaluation runs gold and predicted SQL through a sandbox; the demo can do the same.
+`SELECT printf('%.*c', 900000000, 'x') IS NULL` 23 s. `sql_exec` caps what a statement may build
+(`SQLITE_LIMIT_LENGTH`), which turns most of these into an immediate "string or blob too big";
+for whatever is left, `SqlSandbox` runs each statement in a long-lived child process (address space
+capped), and when no answer comes within the time limit plus a grace period, kills and replaces it.
+Evaluation runs gold and predicted SQL through a sandbox.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,30 +21,10 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from tunebench.sql_exec import SqlResult, connect_readonly, execute_readonly
+from tunebench.sql_exec import SqlResult, execute_readonly
 
-MAX_VALUE_BYTES = 1_000_000  # largest string/blob a statement may build; no SQL answer needs more
-MAX_SQL_BYTES = 100_000  # longest statement accepted (model output is a few hundred bytes)
 CHILD_MEMORY_BYTES = 2 << 30  # address-space cap of the sandbox process
 STARTUP_TIMEOUT_S = 60.0
-
-
-def connect_guarded(db_path: str | Path, *, max_value_bytes: int = MAX_VALUE_BYTES) -> sqlite3.Connection:
-    return connect_readonly(db_path, max_value_bytes=max_value_bytes)
-
-
-def execute_guarded(
-    db_path: str | Path,
-    sql: str,
-    *,
-    timeout_s: float = 2.0,
-    max_rows: int = 1000,
-    max_value_bytes: int = MAX_VALUE_BYTES,
-) -> SqlResult:
-    """`sql_exec.execute_readonly` with SQLite's length limits set, in this process."""
-    return execute_readonly(
-        db_path, sql, timeout_s=timeout_s, max_rows=max_rows, max_value_bytes=max_value_bytes
-    )
 
 
 def _child_main(read_fd: int, write_fd: int, memory_bytes: int) -> None:
@@ -64,7 +42,7 @@ def _child_main(read_fd: int, write_fd: int, memory_bytes: int) -> None:
             db_path, sql, kwargs = requests.recv()
         except EOFError:
             return
-        answers.send(execute_guarded(db_path, sql, **kwargs))
+        answers.send(execute_readonly(db_path, sql, **kwargs))
 
 
 class SqlSandbox:

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tunebench.sql_exec import execute_readonly
-from tunebench.sql_sandbox import SqlSandbox, execute_guarded
+from tunebench.sql_sandbox import SqlSandbox
 
 TIMEOUT_S = 0.5
 GRACE_S = 1.0
@@ -149,10 +149,10 @@ def test_size_limits_stop_single_call_blowups_in_process(victim):
         "SELECT hex(zeroblob(600000))",
         "SELECT length(replace(hex(zeroblob(400000)), '0', 'ab'))",
     ):
-        result = execute_guarded(victim, sql, timeout_s=TIMEOUT_S)
+        result = execute_readonly(victim, sql, timeout_s=TIMEOUT_S)
         assert "too big" in (result.error or ""), (sql, result.error)
     # Ordinary results are untouched by the limits.
-    assert execute_guarded(victim, "SELECT name FROM people WHERE id = 7").rows == [("person 7",)]
+    assert execute_readonly(victim, "SELECT name FROM people WHERE id = 7").rows == [("person 7",)]
 
 
 def test_row_cap_and_endless_rows(victim, sandbox):

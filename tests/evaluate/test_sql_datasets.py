@@ -11,7 +11,7 @@ import pytest
 
 from tunebench.evaluate.sql_datasets import load_embedded, load_spider, load_sql_create_context
 from tunebench.formats import DataFormatError
-from tunebench.sql_sandbox import execute_guarded
+from tunebench.sql_exec import execute_readonly
 
 HEAD = "CREATE TABLE head (name VARCHAR, born_state VARCHAR, age VARCHAR)"
 JOIN3 = (
@@ -137,13 +137,13 @@ def test_synthesized_databases_discriminate(scc_file, tmp_path):
     assert len(examples) == 40
     nonempty = discriminated = mutated = 0
     for ex in examples:
-        gold = execute_guarded(ex.db_path, ex.query)
+        gold = execute_readonly(ex.db_path, ex.query)
         assert gold.ok, (ex.query, gold.error)
         nonempty += bool(gold.rows)
         near_miss = _mutate(ex.query)
         if near_miss is not None:
             mutated += 1
-            other = execute_guarded(ex.db_path, near_miss)
+            other = execute_readonly(ex.db_path, near_miss)
             discriminated += other.ok and sorted(map(repr, other.rows)) != sorted(map(repr, gold.rows))
     assert nonempty == len(examples), "every gold query should find its witness rows"
     assert mutated >= 30 and discriminated == mutated
@@ -241,7 +241,7 @@ def test_spider_format_folder(tmp_path):
     examples = load_spider(root)
     assert [e.db_id for e in examples] == ["concert_singer", "concert_singer", "pets_1", "pets_1"]
     assert examples[0].schema.startswith("CREATE TABLE singer") and "pets" not in examples[0].schema
-    assert execute_guarded(examples[1].db_path, examples[1].query).rows == [("Joe",), ("Ann",)]
+    assert execute_readonly(examples[1].db_path, examples[1].query).rows == [("Joe",), ("Ann",)]
     assert (examples[3].difficulty, examples[3].template) == ("medium", "group_by")
     bird = load_spider(root, root / "bird_dev.json")
     assert bird[0].query.startswith("SELECT pet_id") and bird[0].difficulty == "simple"
@@ -275,4 +275,4 @@ def test_embedded_split(embedded):
     assert {e.difficulty for e in examples} == {"easy", "medium", "hard"}
     assert {e.seen_combo for e in examples} == {True, False}
     for ex in examples[:20]:
-        assert execute_guarded(ex.db_path, ex.query).ok
+        assert execute_readonly(ex.db_path, ex.query).ok
