@@ -45,27 +45,15 @@ def _common_overrides(spec: dict) -> list[str]:
 
 
 def tunebench_trainer(spec: dict, tb, sft, margs, callbacks):
-    """The recipe as `python -m tunebench.train` runs it, up to `trainer.train()`."""
+    """The recipe as `python -m tunebench.train` runs it, up to `trainer.train()` (the same function)."""
     from trl import SFTTrainer
 
-    from tunebench.train.data import load_train_eval
-    from tunebench.train.model_setup import load_model_and_tokenizer, lora_config
-    from tunebench.train.run import cpu_overrides
+    from tunebench.train.run import build_trainer
 
-    if not torch.cuda.is_available():
-        cpu_overrides(sft)
     if spec.get("liger"):
         sft.use_liger_kernel = True
-    train_ds, _ = load_train_eval(tb)
-    model, tok, info = load_model_and_tokenizer(margs, sft)
-    peft = lora_config(margs, tb, model, info["new_token_ids"])
-    trainer = counting_trainer_class(SFTTrainer)(
-        model=model,
-        args=sft,
-        train_dataset=train_ds,
-        processing_class=tok,
-        peft_config=peft,
-        callbacks=callbacks,
+    trainer, _, _, info, _ = build_trainer(
+        tb, sft, margs, trainer_cls=counting_trainer_class(SFTTrainer), callbacks=callbacks
     )
     return trainer, {"attn_implementation": info["attn_implementation"], "quantization": info["quantization"]}
 

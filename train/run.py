@@ -51,10 +51,36 @@ def _loss_summary(history: list[dict]) -> dict:
     }
 
 
-def train(tb, sft, model_args, resolved: dict) -> RunPaths:
+def build_trainer(tb, sft, model_args, *, trainer_cls=None, callbacks=None):
+    """Everything `train` does up to `trainer.train()`: CPU settings, data (validated before the model
+    loads), model, ChatML, LoRA config and the SFTTrainer. bench/ builds its tunebench arm with this.
+
+    Returns (trainer, tokenizer, peft_config, model_info, train_dataset).
+    """
     import torch
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
+
+    if not torch.cuda.is_available():
+        changed = cpu_overrides(sft)
+        if changed:
+            log.info("no CUDA: running on CPU with %s", ", ".join(changed))
+    train_ds, eval_ds = load_train_eval(tb)
+    model, tokenizer, model_info = load_model_and_tokenizer(model_args, sft)
+    peft_config = lora_config(model_args, tb, model, model_info["new_token_ids"])
+    trainer = (trainer_cls or SFTTrainer)(
+        model=model,
+        args=sft,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    return trainer, tokenizer, peft_config, model_info, train_ds
+
+
+def train(tb, sft, model_args, resolved: dict) -> RunPaths:
+    from transformers.trainer_utils import get_last_checkpoint
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if tb.embedded:
@@ -66,21 +92,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     sft.run_name = sft.run_name or run.root.name
     sft.output_dir = str(run.checkpoints)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run.logs))
-    if not torch.cuda.is_available():
-        changed = cpu_overrides(sft)
-        if changed:
-            log.info("no CUDA: running on CPU with %s", ", ".join(changed))
-    train_ds, eval_ds = load_train_eval(tb)  # validated before the model is even loaded
-    model, tokenizer, model_info = load_model_and_tokenizer(model_args, sft)
-    peft_config = lora_config(model_args, tb, model, model_info["new_token_ids"])
-    trainer = SFTTrainer(
-        model=model,
-        args=sft,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
+    trainer, tokenizer, peft_config, model_info, train_ds = build_trainer(tb, sft, model_args)
     main_process = trainer.is_world_process_zero()
     if main_process:
         run.recipe.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -132,7 +144,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
         if tb.merge:
             from tunebench.train.merge import merge_adapter
 
-            del trainer, model
+            del trainer  # free the trained model before loading the base again to merge
             merge_adapter(
                 run.adapter,
                 run.merged,
