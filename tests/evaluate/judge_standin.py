@@ -198,3 +198,7 @@ def judge_args(bench, out, url, *extra) -> list[str]:
         "0.01",
         *extra,
     ]
+
+
+def results_args(bench, out, *extra) -> list[str]:
+    return ["results", "--out", str(out), "--bench-dir", str(bench), "--judge-id", "standin", *extra]

@@ -12,7 +12,15 @@ import subprocess
 import sys
 import time
 
-from tests.evaluate.judge_standin import MARK, REPO, SECRET, StandInJudge, judge_args, write_answers
+from tests.evaluate.judge_standin import (
+    MARK,
+    REPO,
+    SECRET,
+    StandInJudge,
+    judge_args,
+    results_args,
+    write_answers,
+)
 from tunebench.evaluate import mt_bench
 from tunebench.evaluate.mt_bench_data import load_answers, read_jsonl
 from tunebench.evaluate.mt_bench_sample import write_sample_bench
@@ -43,22 +51,7 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
         "Answer by tuned"
     )
 
-    assert (
-        mt_bench.main(
-            [
-                "results",
-                "--out",
-                str(out),
-                "--bench-dir",
-                str(bench),
-                "--judge-id",
-                "standin",
-                "--baseline",
-                "base",
-            ]
-        )
-        == 0
-    )
+    assert mt_bench.main(results_args(bench, out, "--baseline", "base")) == 0
     res = json.loads((out / "results.json").read_text())
     tuned = res["models"]["tuned"]
     # By hand from TABLE: wins 1.1 3.2 4.1 5.2 7.1 7.2; losses 1.2 4.2 5.1 8.1; ties 2.1 2.2(inconsistent)
@@ -134,22 +127,7 @@ def test_single_mode_scores(standin, run_dir, monkeypatch):
         "single-v1-multi-turn",
         "single-math-v1-multi-turn",
     }
-    assert (
-        mt_bench.main(
-            [
-                "results",
-                "--out",
-                str(out),
-                "--bench-dir",
-                str(bench),
-                "--judge-id",
-                "standin",
-                "--mode",
-                "single",
-            ]
-        )
-        == 0
-    )
+    assert mt_bench.main(results_args(bench, out, "--mode", "single")) == 0
     res = json.loads((out / "results.json").read_text())["models"]
     # By hand: tuned turn 1 = 8 5 7 4 9 1 (q3 unparseable, q6 API error), turn 2 = 2 7 6 3 8 6 9 5;
     # base turn 1 = 3 5 1 3 8 6 2 9, turn 2 = 6 4 2 7 1 6 8 5.
