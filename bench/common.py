@@ -17,6 +17,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from tunebench.atomic_io import atomic_write_json, atomic_write_text
+
 RESULTS_DIR = Path(os.environ.get("TUNEBENCH_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 
 
@@ -53,12 +55,6 @@ def command_line() -> str:
     return shlex.join([*head, *sys.argv[1:]])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_result(name: str, result: dict, results_dir: Path | None = None) -> Path:
     """Write `<results_dir>/<name>.json` (with machine/date/command added) and refresh summary.md."""
     out_dir = Path(results_dir or RESULTS_DIR)
@@ -71,7 +67,7 @@ def write_result(name: str, result: dict, results_dir: Path | None = None) -> Pa
         **result,
     }
     path = out_dir / f"{name}.json"
-    _write_atomic(path, json.dumps(result, indent=2, default=str) + "\n")
+    atomic_write_json(path, result)
     write_summary(out_dir)
     return path
 
@@ -102,5 +98,5 @@ def write_summary(results_dir: Path | None = None) -> Path:
             ]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     path = out_dir / "summary.md"
-    _write_atomic(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path

@@ -19,7 +19,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench_data import atomic_write_jsonl, atomic_write_text, load_answers
+from tunebench.atomic_io import atomic_write_jsonl, atomic_write_text
+from tunebench.evaluate.mt_bench_data import load_answers
 from tunebench.evaluate.mt_bench_judge import JudgeConfig, run_judging
 from tunebench.evaluate.mt_bench_matches import make_matches
 from tunebench.evaluate.mt_bench_pipeline import load_bench

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from tunebench.atomic_io import atomic_write_bytes
 from tunebench.formats import DataFormatError
 
 # Copied from fastchat/llm_judge/common.py (fschat 0.2.36); a test compares them with its source.
@@ -194,27 +194,6 @@ def reference_file(dirs: Iterable[Path], judge_id: str) -> Path | None:
 
 
 # --- writing -----------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 class JsonlAppender:

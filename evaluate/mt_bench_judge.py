@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, JsonlAppender, atomic_write_jsonl, read_jsonl
+from tunebench.atomic_io import atomic_write_jsonl
+from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, JsonlAppender, read_jsonl
 from tunebench.evaluate.mt_bench_matches import (
     Match,
     game_winner,

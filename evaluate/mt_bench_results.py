@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, atomic_write_text, read_jsonl
+from tunebench.atomic_io import atomic_write_text
+from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, read_jsonl
 
 BOOTSTRAP_ROUNDS = 1000
 SMOKE_BANNER = (

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from tunebench.atomic_io import atomic_write_json
 from tunebench.evaluate import sql_datasets as datasets
 from tunebench.evaluate.sql_generate import EndpointBackend, GenerationSettings, InProcessBackend
 from tunebench.evaluate.sql_predictions import (
@@ -24,7 +25,7 @@ from tunebench.evaluate.sql_predictions import (
     check_meta,
     predict_and_score,
 )
-from tunebench.evaluate.sql_report import plot_by_group, render_report, summarize, write_json
+from tunebench.evaluate.sql_report import plot_by_group, render_report, summarize
 from tunebench.openai_compat import Endpoint, normalize_base_url
 from tunebench.paths import RunPaths, data_root, embedded_sql_dir
 from tunebench.sql_sandbox import SqlSandbox
@@ -198,7 +199,7 @@ def evaluate(args) -> dict:
     if len(summaries) == 2:
         a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in summaries)
         summary["exec_accuracy_delta_points"] = round(100 * (b - a), 2)
-    write_json(out / "summary.json", summary)
+    atomic_write_json(out / "summary.json", summary)
     report = render_report(meta, summaries, models, plots, records_by)
     tmp = out / "report.md.tmp"
     tmp.write_text(report)

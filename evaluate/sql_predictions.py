@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from tunebench.atomic_io import atomic_write_json
 from tunebench.evaluate.sql_datasets import SqlExample
 from tunebench.evaluate.sql_generate import Backend
 from tunebench.evaluate.sql_metrics import exact_match, order_matters, raw_match, score_execution
-from tunebench.evaluate.sql_report import write_json
 from tunebench.evaluate.sql_schema import column_names
 from tunebench.sql_exec import SqlResult
 from tunebench.sql_sandbox import SqlSandbox
@@ -122,7 +122,7 @@ def check_meta(out_dir: Path, meta: dict, fresh: bool) -> None:
                 f"  now:    {meta['signature']}\nrerun with --fresh to replace them, or choose another --out"
             )
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(meta_path, meta)
+    atomic_write_json(meta_path, meta)
 
 
 def predict_and_score(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -54,12 +53,6 @@ def summarize(records: list[dict]) -> dict:
             lambda r: "seen" if r.get("seen_combo") else "unseen" if r.get("seen_combo") is False else "n/a",
         )
     return summary
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def _pct(x: float | None) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import os
 import platform
 import resource
 import subprocess
@@ -68,9 +66,3 @@ def environment() -> dict:
         "packages": package_versions(),
         "git_commit": git_commit(),
     }
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import yaml
 
+from tunebench.atomic_io import atomic_write_json
 from tunebench.paths import RunPaths, models_root
 from tunebench.train.data import load_train_eval
-from tunebench.train.manifest import environment, peak_memory, write_json_atomic
+from tunebench.train.manifest import environment, peak_memory
 from tunebench.train.model_card import render_model_card
 from tunebench.train.model_setup import load_model_and_tokenizer, lora_config
 
@@ -154,7 +155,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
             )
     else:
         (run.merged / "README.md").write_text(card)
-    write_json_atomic(run.manifest, manifest)
+    atomic_write_json(run.manifest, manifest)
     log.info(
         "run folder: %s (merged model: %s)", run.root, run.merged if tb.merge or peft_config is None else "-"
     )
