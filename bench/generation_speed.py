@@ -17,8 +17,8 @@ from pathlib import Path
 
 from common import RESULTS_DIR, write_result  # bench/common.py: results JSON + bench/results/summary.md
 
-from tunebench.evaluate.sql_datasets import load_embedded
-from tunebench.evaluate.sql_generate import GenerationSettings, InProcessBackend
+from tunebench.evaluate.sql.data import load_embedded
+from tunebench.evaluate.sql.generate import GenerationSettings, InProcessBackend
 from tunebench.paths import embedded_sql_dir
 from tunebench.sql_text import extract_sql
 

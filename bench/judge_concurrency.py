@@ -20,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_jsonl, atomic_write_text
-from tunebench.evaluate.mt_bench_data import load_answers
-from tunebench.evaluate.mt_bench_judge import JudgeConfig, run_judging
-from tunebench.evaluate.mt_bench_matches import make_matches
-from tunebench.evaluate.mt_bench_pipeline import load_bench
-from tunebench.evaluate.mt_bench_sample import SAMPLE_REFERENCES, sample_questions, write_sample_bench
+from tunebench.evaluate.mt_bench.data import load_answers
+from tunebench.evaluate.mt_bench.judge import JudgeConfig, run_judging
+from tunebench.evaluate.mt_bench.matches import make_matches
+from tunebench.evaluate.mt_bench.pipeline import load_bench
+from tunebench.evaluate.mt_bench.sample import SAMPLE_REFERENCES, sample_questions, write_sample_bench
 from tunebench.openai_compat import Endpoint
 
 RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"

@@ -39,7 +39,7 @@ def pick_model(arg: str | None) -> Path:
     if (default_model() / "config.json").is_file():
         return default_model()
     if not (tiny_base_dir() / "config.json").is_file():
-        from tunebench.embedded.__main__ import build_embedded
+        from tunebench.embedded import build_embedded
 
         build_embedded()
     return tiny_base_dir()  # random weights: it never stops early, so every answer is max length

@@ -92,7 +92,7 @@ def _spec(arm: dict, args, *, recipe: str, model: Path, dataset: Path, fmt: str,
 
 
 def run_tiny(args, work: Path) -> dict:
-    from tunebench.embedded.__main__ import build_embedded
+    from tunebench.embedded import build_embedded
 
     data_dir, base_dir = build_embedded(seed=0)
     specs = [
@@ -113,7 +113,7 @@ def run_tiny(args, work: Path) -> dict:
 
 def run_7b(args, work: Path) -> dict:
     from bench.gpu_models import MODELS, build_random_model, shrink, write_synthetic_messages
-    from tunebench.embedded.__main__ import build_embedded
+    from tunebench.embedded import build_embedded
 
     _, tiny_base = build_embedded(seed=0)
     liger = args.liger == "on" or (

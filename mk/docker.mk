@@ -46,7 +46,7 @@ else
 endif
 
 docker-eval: ## text-to-SQL accuracy in the eval container: make docker-eval MODEL=models/<run>/merged [BASELINE=…] [EVAL_SQL_ARGS=…]
-	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.sql_eval --model $(MODEL) \
+	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.sql --model $(MODEL) \
 		$(if $(BASELINE),--baseline $(BASELINE)) $(if $(SQL_OUT),--out $(SQL_OUT)) $(EVAL_SQL_ARGS)
 
 docker-eval-mt-bench: ## MT-Bench in the eval container: make docker-eval-mt-bench MODEL=… [MT_BENCH_ARGS=…] (judge key from the environment)

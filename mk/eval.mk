@@ -1,4 +1,4 @@
-# Text-to-SQL evaluation (tunebench.evaluate.sql_eval). MODEL and BASE_MODEL come from the Makefile.
+# Text-to-SQL evaluation (tunebench.evaluate.sql). MODEL and BASE_MODEL come from the Makefile.
 #   make eval-sql                                   the fine-tuned tiny model on the embedded test split
 #   make eval-sql BASELINE=models/tiny-base         base vs fine-tuned, side by side
 #   make eval-sql MODEL=models/x/merged EVAL_SQL_ARGS="--dataset sql-create-context --limit 500"
@@ -8,7 +8,7 @@ EVAL_SQL_ARGS ?=
 
 .PHONY: eval-sql bench-generation
 eval-sql: setup ## text-to-SQL execution accuracy: make eval-sql [MODEL=…] [BASELINE=models/tiny-base] [EVAL_SQL_ARGS=…]
-	$(BIN)/python -m tunebench.evaluate.sql_eval --model $(MODEL) $(if $(BASELINE),--baseline $(BASELINE)) \
+	$(BIN)/python -m tunebench.evaluate.sql --model $(MODEL) $(if $(BASELINE),--baseline $(BASELINE)) \
 		$(if $(SQL_OUT),--out $(SQL_OUT)) $(EVAL_SQL_ARGS)
 
 bench-generation: setup ## generation examples/s, batched vs one-at-a-time (bench/results/generation_speed.json)

@@ -85,7 +85,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if tb.embedded:
-        from tunebench.embedded.__main__ import build_embedded
+        from tunebench.embedded import build_embedded
 
         build_embedded(seed=sft.seed)
     run = _run_dir(sft)

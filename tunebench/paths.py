@@ -17,6 +17,8 @@ from pathlib import Path
 MODELS_ENV = "TUNEBENCH_MODELS"
 DATA_ENV = "TUNEBENCH_DATA"
 TINY_BASE_NAME = "tiny-base"
+# The file that marks a folder as the embedded tiny base (random weights): reports say so.
+TINY_MARKER = "tunebench_tiny.json"
 EMBEDDED_SQL_NAME = "text2sql"
 
 
@@ -30,6 +32,11 @@ def data_root() -> Path:
 
 def tiny_base_dir() -> Path:
     return models_root() / TINY_BASE_NAME
+
+
+def is_tiny_base(model_dir: str | Path) -> bool:
+    """True for the embedded tiny base (random weights), wherever it lives."""
+    return (Path(model_dir) / TINY_MARKER).exists()
 
 
 def embedded_sql_dir() -> Path:

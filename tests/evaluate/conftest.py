@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.evaluate.judge_standin import StandInJudge, write_answers
-from tunebench.evaluate.mt_bench_sample import write_sample_bench
+from tunebench.evaluate.mt_bench.sample import write_sample_bench
 
 
 @pytest.fixture

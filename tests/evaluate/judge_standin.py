@@ -12,7 +12,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench_sample import sample_questions
+from tunebench.evaluate.mt_bench.sample import sample_questions
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-never-on-disk-7d1e"

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from tunebench.chat_template import CHATML_TEMPLATE
-from tunebench.evaluate import mt_bench
-from tunebench.evaluate.mt_bench_answers import ModelSource, generate_answers, resolve_model
-from tunebench.evaluate.mt_bench_data import TEMPERATURE_CONFIG, load_answers, read_jsonl
-from tunebench.evaluate.mt_bench_sample import sample_questions, write_sample_bench
+from tunebench.evaluate.mt_bench import cli as mt_bench
+from tunebench.evaluate.mt_bench.answers import ModelSource, generate_answers, resolve_model
+from tunebench.evaluate.mt_bench.data import TEMPERATURE_CONFIG, load_answers, read_jsonl
+from tunebench.evaluate.mt_bench.sample import sample_questions, write_sample_bench
 
 from .test_mt_bench_judge import StandInJudge
 
@@ -138,7 +138,7 @@ def test_endpoint_answers_use_fastchat_temperatures_and_turns(tmp_path):
 def test_smoke_chain_on_the_tiny_model(tiny_server, embedded, tmp_path):
     """`make eval-mt-bench-smoke`'s chain: the served fine-tune answers and judges, the base answers
     in-process; whatever the tiny judge writes is recorded, and the results say SMOKE RUN."""
-    from tunebench.evaluate.mt_bench_smoke import SMOKE_JUDGE_ID, run_smoke
+    from tunebench.evaluate.mt_bench.smoke import SMOKE_JUDGE_ID, run_smoke
 
     out = tmp_path / "smoke"
     files = run_smoke(

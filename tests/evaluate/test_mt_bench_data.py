@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-import tunebench.evaluate.mt_bench_data as data
-from tunebench.evaluate import mt_bench
-from tunebench.evaluate import mt_bench_matches as mm
-from tunebench.evaluate.mt_bench_answers import resolve_model
-from tunebench.evaluate.mt_bench_pipeline import load_bench
-from tunebench.evaluate.mt_bench_sample import write_sample_bench
+import tunebench.evaluate.mt_bench.data as data
+from tunebench.evaluate.mt_bench import cli as mt_bench
+from tunebench.evaluate.mt_bench import matches as mm
+from tunebench.evaluate.mt_bench.answers import resolve_model
+from tunebench.evaluate.mt_bench.pipeline import load_bench
+from tunebench.evaluate.mt_bench.sample import write_sample_bench
 from tunebench.formats import DataFormatError
 from tunebench.paths import models_root
 

@@ -21,9 +21,9 @@ from tests.evaluate.judge_standin import (
     results_args,
     write_answers,
 )
-from tunebench.evaluate import mt_bench
-from tunebench.evaluate.mt_bench_data import load_answers, read_jsonl
-from tunebench.evaluate.mt_bench_sample import write_sample_bench
+from tunebench.evaluate.mt_bench import cli as mt_bench
+from tunebench.evaluate.mt_bench.data import load_answers, read_jsonl
+from tunebench.evaluate.mt_bench.sample import write_sample_bench
 
 
 def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir, monkeypatch, capsys):

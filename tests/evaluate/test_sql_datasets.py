@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tunebench.evaluate.sql_datasets import load_embedded, load_spider, load_sql_create_context
+from tunebench.evaluate.sql.data import load_embedded, load_spider, load_sql_create_context
 from tunebench.formats import DataFormatError
 from tunebench.sql_exec import execute_readonly
 

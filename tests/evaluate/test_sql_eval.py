@@ -1,4 +1,4 @@
-"""`python -m tunebench.evaluate.sql_eval` end to end: base vs fine-tuned on the embedded split
+"""`python -m tunebench.evaluate.sql` end to end: base vs fine-tuned on the embedded split
 (outputs in the run's eval/sql, resumable), a Spider-format folder through a real OpenAI-compatible
 server, and a sql-create-context file through `datasets.load_dataset`."""
 
@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from tests.evaluate.test_sql_datasets import make_spider_dir, scc_rows
-from tunebench.evaluate.sql_eval import describe_model, main
-from tunebench.evaluate.sql_metrics import results_match
+from tunebench.evaluate.sql.cli import describe_model, main
+from tunebench.evaluate.sql.metrics import results_match
 
 pytestmark = pytest.mark.slow
 LIMIT = 30

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from tunebench.evaluate.sql_datasets import load_embedded
-from tunebench.evaluate.sql_generate import EndpointBackend, GenerationSettings, InProcessBackend
+from tunebench.evaluate.sql.data import load_embedded
+from tunebench.evaluate.sql.generate import EndpointBackend, GenerationSettings, InProcessBackend
 from tunebench.sql_text import extract_sql
 
 N_QUESTIONS = 32

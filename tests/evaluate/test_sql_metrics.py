@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from tunebench.evaluate.sql_datasets import SqlExample
-from tunebench.evaluate.sql_metrics import (
+from tunebench.evaluate.sql.data import SqlExample
+from tunebench.evaluate.sql.metrics import (
     classify_sql,
     exact_match,
     normalize_sql,
@@ -16,7 +16,7 @@ from tunebench.evaluate.sql_metrics import (
     raw_match,
     results_match,
 )
-from tunebench.evaluate.sql_predictions import Scorer
+from tunebench.evaluate.sql.predictions import Scorer
 from tunebench.sql_sandbox import SqlSandbox
 
 SCHEMA = (

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tunebench.embedded.sqlgen import build_sql_dataset
-from tunebench.embedded.tiny_model import build_tiny_base
-from tunebench.paths import embedded_sql_dir, tiny_base_dir
-
-
-def build_embedded(seed: int = 0, force: bool = False):
-    data = build_sql_dataset(embedded_sql_dir(), seed=seed, force=force)
-    model = build_tiny_base(tiny_base_dir(), data, seed=seed, force=force)
-    return data, model
+from tunebench.embedded import build_embedded
 
 
 def main(argv=None):

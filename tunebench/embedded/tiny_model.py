@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from tunebench.chat_template import CHATML_TEMPLATE, IM_END, IM_START
+from tunebench.paths import TINY_MARKER
 
 PAD = "<|pad|>"
 EOT = "<|endoftext|>"
@@ -89,7 +90,7 @@ def build_tiny_base(
         **arch,
         "dataset": str(Path(dataset_dir).resolve()),
     }
-    stamp = out / "tunebench_tiny.json"
+    stamp = out / TINY_MARKER
     if not force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         return out
     tok = train_tokenizer(tokenizer_corpus(Path(dataset_dir)), vocab_size)
@@ -112,7 +113,7 @@ def build_tiny_base(
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    (tmp / "tunebench_tiny.json").write_text(json.dumps(settings, indent=2))
+    (tmp / TINY_MARKER).write_text(json.dumps(settings, indent=2))
     (tmp / "README.md").write_text(
         "# tunebench tiny base\n\nA small Llama-architecture model with **random weights** and a byte-level BPE "
         "tokenizer trained locally on tunebench's generated text-to-SQL training split. It knows nothing before "

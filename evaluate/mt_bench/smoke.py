@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.evaluate import mt_bench_pipeline as pipe
-from tunebench.evaluate.mt_bench_answers import ModelSource, default_model_id, generate_answers
-from tunebench.evaluate.mt_bench_judge import JudgeConfig
-from tunebench.evaluate.mt_bench_sample import write_sample_bench
+from tunebench.evaluate.mt_bench import pipeline as pipe
+from tunebench.evaluate.mt_bench.answers import ModelSource, default_model_id, generate_answers
+from tunebench.evaluate.mt_bench.judge import JudgeConfig
+from tunebench.evaluate.mt_bench.sample import write_sample_bench
 from tunebench.openai_compat import Endpoint
 from tunebench.paths import RunPaths, models_root, tiny_base_dir
 

@@ -1,4 +1,4 @@
-"""`python -m tunebench.evaluate.sql_eval --model M [--baseline B]`: text-to-SQL execution accuracy,
+"""`python -m tunebench.evaluate.sql --model M [--baseline B]`: text-to-SQL execution accuracy,
 before vs after, with predictions, summary.json, report.md and plots.
 
 Output: `models/<run>/eval/sql/` for a model inside a training run (found from its merged/ or
@@ -16,16 +16,16 @@ import sys
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_json
-from tunebench.evaluate import sql_datasets as datasets
-from tunebench.evaluate.sql_generate import EndpointBackend, GenerationSettings, InProcessBackend
-from tunebench.evaluate.sql_predictions import (
+from tunebench.evaluate.sql import data as datasets
+from tunebench.evaluate.sql.generate import EndpointBackend, GenerationSettings, InProcessBackend
+from tunebench.evaluate.sql.predictions import (
     METRICS_VERSION,
     ResumeMismatch,
     Scorer,
     check_meta,
     predict_and_score,
 )
-from tunebench.evaluate.sql_report import plot_by_group, render_report, summarize
+from tunebench.evaluate.sql.report import plot_by_group, render_report, summarize
 from tunebench.openai_compat import Endpoint, normalize_base_url
 from tunebench.paths import RunPaths, data_root, embedded_sql_dir
 from tunebench.sql_sandbox import SqlSandbox
@@ -219,9 +219,7 @@ def headline(summary: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m tunebench.evaluate.sql_eval", description=__doc__.split("\n")[0]
-    )
+    ap = argparse.ArgumentParser(prog="python -m tunebench.evaluate.sql", description=__doc__.split("\n")[0])
     ap.add_argument(
         "--model", required=True, help="model folder (merged/ or adapter/), hub id, or served name"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tunebench.atomic_io import atomic_write_text
-from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, read_jsonl
+from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT, read_jsonl
 
 BOOTSTRAP_ROUNDS = 1000
 SMOKE_BANNER = (
@@ -241,7 +241,7 @@ def render_markdown(res: dict, plots: list[str]) -> str:
 
 
 def write_results(res: dict, out_dir: Path) -> dict[str, Path]:
-    from tunebench.evaluate.mt_bench_plots import make_plots
+    from tunebench.evaluate.mt_bench.plots import make_plots
 
     out_dir = Path(out_dir)
     plots = make_plots(res, out_dir)

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench_answers import ModelSource, generate_answers
-from tunebench.evaluate.mt_bench_data import (
+from tunebench.evaluate.mt_bench.answers import ModelSource, generate_answers
+from tunebench.evaluate.mt_bench.data import (
     judge_prompts_file,
     load_answers,
     load_judge_prompts,
@@ -17,9 +17,9 @@ from tunebench.evaluate.mt_bench_data import (
     reference_file,
     resolve_bench_dir,
 )
-from tunebench.evaluate.mt_bench_judge import JudgeConfig, estimate, judgment_file, run_judging
-from tunebench.evaluate.mt_bench_matches import MissingDataError, make_matches, mode_kind, needs_reference
-from tunebench.evaluate.mt_bench_results import compute_results, write_results
+from tunebench.evaluate.mt_bench.judge import JudgeConfig, estimate, judgment_file, run_judging
+from tunebench.evaluate.mt_bench.matches import MissingDataError, make_matches, mode_kind, needs_reference
+from tunebench.evaluate.mt_bench.results import compute_results, write_results
 from tunebench.openai_compat import Endpoint, normalize_base_url
 
 DEFAULT_JUDGE = "gpt-4-turbo"

@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from tunebench.evaluate.sql_schema import SchemaError, TableDef, parse_schema
+from tunebench.sql_schema import SchemaError, TableDef, parse_schema
 
 SYNTH_VERSION = 1
 ROWS_PER_TABLE = 20

@@ -15,12 +15,12 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tunebench.evaluate.sql_metrics import classify_sql
-from tunebench.evaluate.sql_schema import SchemaError
-from tunebench.evaluate.sql_synth_db import build_synth_db
+from tunebench.evaluate.sql.metrics import classify_sql
+from tunebench.evaluate.sql.synth_db import build_synth_db
 from tunebench.formats import DataFormatError
 from tunebench.prompts import sql_messages
 from tunebench.sql_exec import schema_of
+from tunebench.sql_schema import SchemaError
 
 SQL_CREATE_CONTEXT = "b-mc2/sql-create-context"
 # The CodeLlama recipe's sample (recipes/codellama-7b-text-to-sql.yaml): 12,500 rows → 20% held out.

@@ -17,15 +17,15 @@ import json
 import sys
 from pathlib import Path
 
-from tunebench.evaluate import mt_bench_pipeline as pipe
-from tunebench.evaluate.mt_bench_answers import (
+from tunebench.evaluate.mt_bench import pipeline as pipe
+from tunebench.evaluate.mt_bench.answers import (
     DEFAULT_MAX_NEW_TOKENS,
     default_model_id,
     generate_answers,
     resolve_model,
 )
-from tunebench.evaluate.mt_bench_judge import FatalJudgeError
-from tunebench.evaluate.mt_bench_matches import MODES, MissingDataError
+from tunebench.evaluate.mt_bench.judge import FatalJudgeError
+from tunebench.evaluate.mt_bench.matches import MODES, MissingDataError
 from tunebench.formats import DataFormatError
 from tunebench.paths import RunPaths
 
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=DEFAULT_BASELINE)
     p.add_argument("--baseline-id")
     p.set_defaults(func=cmd_run)
-    from tunebench.evaluate.mt_bench_smoke import add_smoke_parser
+    from tunebench.evaluate.mt_bench.smoke import add_smoke_parser
 
     add_smoke_parser(sub, [common])
     return ap

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_jsonl
-from tunebench.evaluate.mt_bench_data import API_ERROR_OUTPUT, JsonlAppender, read_jsonl
-from tunebench.evaluate.mt_bench_matches import (
+from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT, JsonlAppender, read_jsonl
+from tunebench.evaluate.mt_bench.matches import (
     Match,
     game_winner,
     judge_messages,

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_jsonl, atomic_write_text
-from tunebench.evaluate.mt_bench_data import JsonlAppender, load_answers, read_jsonl, temperature_for
+from tunebench.evaluate.mt_bench.data import JsonlAppender, load_answers, read_jsonl, temperature_for
 from tunebench.openai_compat import Endpoint, normalize_base_url, run_sync
 from tunebench.paths import RunPaths
 

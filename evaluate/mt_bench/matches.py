@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from tunebench.evaluate.mt_bench_data import NEED_REF_CATS, answer_turns
+from tunebench.evaluate.mt_bench.data import NEED_REF_CATS, answer_turns
 
 TIE_DELTA = 0.1
 two_score_pattern = re.compile(r"\[\[(\d+\.?\d*),\s?(\d+\.?\d*)\]\]")

@@ -15,12 +15,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from tunebench.atomic_io import atomic_write_json
-from tunebench.evaluate.sql_datasets import SqlExample
-from tunebench.evaluate.sql_generate import Backend
-from tunebench.evaluate.sql_metrics import exact_match, order_matters, raw_match, score_execution
-from tunebench.evaluate.sql_schema import column_names
+from tunebench.evaluate.sql.data import SqlExample
+from tunebench.evaluate.sql.generate import Backend
+from tunebench.evaluate.sql.metrics import exact_match, order_matters, raw_match, score_execution
 from tunebench.sql_exec import SqlResult
 from tunebench.sql_sandbox import SqlSandbox
+from tunebench.sql_schema import column_names
 from tunebench.sql_text import extract_sql
 
 STORED_ROWS = 20  # rows of each result kept in predictions.jsonl (scores use all of them)

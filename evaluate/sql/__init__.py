@@ -1,0 +1,1 @@
+"""Text-to-SQL evaluation: generate → execute (sandbox) → score → report. `python -m tunebench.evaluate.sql`."""
