@@ -276,7 +276,7 @@ class LocalChatModel(ChatModel):
                 model = AutoPeftModelForCausalLM.from_pretrained(spec.ref, dtype=torch_dtype)
             else:
                 model = AutoModelForCausalLM.from_pretrained(spec.ref, dtype=torch_dtype)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # transformers raises either for a folder without a model
             raise ChatError(f"cannot load {spec.ref}: {str(err).splitlines()[0]}") from err
         self.model = model.to(device).eval()
         tokenizer.padding_side = "left"  # decoder-only batched generation pads on the left

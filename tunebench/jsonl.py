@@ -4,7 +4,8 @@ A record is one line, appended and flushed as soon as it is finished, so a kille
 finished record and a rerun does only what is missing.
 
 The one rule for damage: a kill can cut the LAST line short (it then has no newline). Such a line was
-never a complete record: readers skip it and `JsonlAppender` removes it before appending. Any other
+never a complete record: readers skip it and `JsonlAppender` removes it before appending (a last line
+that parses is a whole record that only lacks its newline: it is kept). Any other
 line that is not a JSON object is real damage and raises `DataFormatError` naming the file and the
 1-based line number, as editors show it.
 """
@@ -64,9 +65,18 @@ class JsonlAppender:
     def _heal_torn_tail(self) -> None:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return
+        for _ in iter_jsonl(self.path):  # damage before the end raises here, naming its line
+            pass
         data = self.path.read_bytes()
-        if not data.endswith(b"\n"):
-            atomic_write_bytes(self.path, data[: data.rfind(b"\n") + 1])
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[cut:])
+        except json.JSONDecodeError:  # cut short by a kill: drop it
+            atomic_write_bytes(self.path, data[:cut])
+        else:  # a whole record that only lacks its newline (another tool wrote it): keep it
+            atomic_write_bytes(self.path, data + b"\n")
 
     def write(self, row: dict) -> None:
         self._f.write(json.dumps(row) + "\n")

@@ -57,6 +57,8 @@ class RunManifest:
     paths: dict = field(default_factory=dict)  # {"adapter": …, "merged": …}
     environment: dict = field(default_factory=dict)  # python, platform, packages, git commit
     extra: dict = field(default_factory=dict)
+    # keys inside "model" / "training" that this version does not know: kept, written back
+    _nested_extra: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # --- what other stages ask of a run ---------------------------------------------------------
     @property
@@ -74,16 +76,27 @@ class RunManifest:
     # --- disk ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
+        out.pop("_nested_extra")
+        for part in ("model", "training"):  # unknown nested keys go back where they were read
+            out[part] = {**out[part], **self._nested_extra.get(part, {})}
         extra = out.pop("extra")
         return {**out, **extra}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunManifest:
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra", "_nested_extra"}
         values = {k: v for k, v in data.items() if k in known}
-        values["model"] = _build(ModelInfo, values.get("model") or {})
-        values["training"] = _build(TrainingStats, values.get("training") or {})
-        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+        nested_extra = {}
+        for part, kind in (("model", ModelInfo), ("training", TrainingStats)):
+            given = values.get(part) or {}
+            if not isinstance(given, dict):
+                raise ValueError(f"field '{part}' must be an object, got {type(given).__name__}")
+            names = {f.name for f in dataclasses.fields(kind)}
+            values[part] = kind(**{k: v for k, v in given.items() if k in names})
+            nested_extra[part] = {k: v for k, v in given.items() if k not in names}
+        manifest = cls(**values, extra={k: v for k, v in data.items() if k not in known})
+        manifest._nested_extra = nested_extra
+        return manifest
 
     def save(self, path: str | Path) -> None:
         atomic_write_json(path, self.to_dict())
@@ -97,15 +110,13 @@ class RunManifest:
             raise ValueError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
         if not isinstance(data, dict) or "run_name" not in data:
             raise ValueError(f"{path}: not a tunebench run record (no 'run_name')")
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as err:  # a field of the wrong shape
+            raise ValueError(f"{path}: {err}") from err
 
     @classmethod
     def for_model(cls, model_dir: str | Path) -> RunManifest | None:
         """The record of the run a `merged/` or `adapter/` folder belongs to, or None."""
         run = RunPaths.from_model_dir(model_dir)
         return cls.load(run.manifest) if run is not None else None
-
-
-def _build(kind, data: dict):
-    names = {f.name for f in dataclasses.fields(kind)}
-    return kind(**{k: v for k, v in data.items() if k in names})
