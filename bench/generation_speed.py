@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/generation_speed.py [--model models/tiny-text-to-sql/merged] [--n 48]
 
-Both modes answer the same questions of the embedded test split with the same loaded model
-(greedy); the rounds alternate (one-at-a-time, batched, one-at-a-time, batched) and each mode keeps
+Both modes answer the same questions of the embedded test split with the same model, opened once
+through `tunebench.chat` as evaluation opens it (greedy); the rounds alternate (one-at-a-time, batched, one-at-a-time, batched) and each mode keeps
 its best round, so other load on the machine hurts both alike. Writes
 bench/results/generation_speed.json (and refreshes bench/results/summary.md), prints one markdown row.
 """
@@ -17,16 +17,17 @@ from pathlib import Path
 
 from common import RESULTS_DIR, write_result  # bench/common.py: results JSON + bench/results/summary.md
 
-from tunebench.evaluate.sql.data import load_embedded
-from tunebench.evaluate.sql.generate import GenerationSettings, InProcessBackend
+from tunebench.chat import GenerationSettings, LocalChatModel, ModelSpec, open_chat_model
+from tunebench.embedded.sqlgen import load_split
 from tunebench.paths import embedded_sql_dir
+from tunebench.prompts import sql_messages
 from tunebench.sql_text import extract_sql
 
 
-def timed(backend: InProcessBackend, conversations: list, batch_size: int) -> tuple[float, list[str]]:
-    backend.batch_size = batch_size
+def timed(model: LocalChatModel, conversations: list, batch_size: int) -> tuple[float, list[str]]:
+    model.batch_size = batch_size
     start = time.perf_counter()
-    answers = backend.generate(conversations)
+    answers = model.generate(conversations)
     return time.perf_counter() - start, [extract_sql(a) for a in answers]
 
 
@@ -43,14 +44,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    conversations = [ex.messages() for ex in load_embedded(args.data_dir, "test", args.n)]
-    backend = InProcessBackend(args.model, GenerationSettings(max_new_tokens=args.max_new_tokens))
-    timed(backend, conversations[:4], args.batch_size)  # warm-up: first-call allocations, lazy imports
+    if ModelSpec.parse(args.model).is_server:
+        ap.error(f"--model {args.model}: give a model folder or hub id (this measures in-process batching)")
+    rows = load_split(args.data_dir, "test")[: args.n]
+    conversations = [sql_messages(r["schema"], r["question"]) for r in rows]
+    model = open_chat_model(args.model, GenerationSettings(max_new_tokens=args.max_new_tokens))
+    timed(model, conversations[:4], args.batch_size)  # warm-up: first-call allocations, lazy imports
     single_s, batched_s = [], []
     for _ in range(args.rounds):
-        t, single = timed(backend, conversations, 1)
+        t, single = timed(model, conversations, 1)
         single_s.append(t)
-        t, batched = timed(backend, conversations, args.batch_size)
+        t, batched = timed(model, conversations, args.batch_size)
         batched_s.append(t)
     n = len(conversations)
     result = {
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
             "one_at_a_time": [round(t, 2) for t in single_s],
             "batched": [round(t, 2) for t in batched_s],
         },
-        "device": str(backend.generator.device),
+        "device": str(model.device),
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,

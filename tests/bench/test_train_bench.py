@@ -124,6 +124,7 @@ def test_wheel_list_follows_requirements_for_the_target_but_not_torch():
     assert f"trl=={pins['trl']}" in reqs and f"transformers>={pins['transformers']}" in reqs
 
 
+@pytest.mark.slow
 def test_two_arms_run_and_count_padding(embedded, tmp_path):
     """The real runner: plain TRL and the tiny recipe, one short window each, in child processes."""
     from bench.arm_runner import REPO, run_arms
