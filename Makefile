@@ -15,6 +15,7 @@ EXTRAS ?= dev
 
 RECIPE ?= recipes/tiny-text-to-sql.yaml
 ARGS   ?=
+ADAPTER ?=
 RUN_DIR = $(shell $(BIN)/python -c "import yaml,sys; print(yaml.safe_load(open('$(RECIPE)'))['output_dir'])" 2>/dev/null)
 MODEL  ?= models/tiny-text-to-sql/merged
 BASE_MODEL ?= models/tiny-base
@@ -29,9 +30,16 @@ export TOKENIZERS_PARALLELISM := false
 TEST_DEPS :=
 -include mk/*.mk
 
-.PHONY: help setup test lint format train merge demo clean
-help: ## list targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+# `make help` groups targets by stage (mk/help.awk): a `##@ <group>` line in a makefile puts the
+# `## `-commented targets below it in that group; a file without one falls back to HELP_FILE_GROUPS.
+HELP_GROUPS := setup train evaluate serve containers benchmarks
+HELP_FILE_GROUPS := Makefile=setup mk/eval.mk=evaluate mk/mt_bench.mk=evaluate mk/serve.mk=serve \
+	mk/docker.mk=containers mk/bench.mk=benchmarks
+
+.PHONY: help setup test test-fast lint format train merge demo clean
+##@ setup
+help: ## list targets by stage
+	@awk -v order="$(HELP_GROUPS)" -v defaults="$(HELP_FILE_GROUPS)" -f mk/help.awk $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,17 +50,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install tunebench with its extras (idempotent)
 
-test: setup $(TEST_DEPS) ## run the test suite
+test: setup $(TEST_DEPS) ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# No training, no servers, no browser: tests marked `slow` (or using a trained model or a server,
+# see tests/conftest.py) are left out.
+test-fast: setup ## the tests that need no training, server or browser (a few minutes)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: setup
+format: setup ## ruff: fix what it can, format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+##@ train
 train: setup ## fine-tune: make train [RECIPE=recipes/X.yaml] [ARGS="--max_steps=10"] [NPROC=2 ACCELERATE=recipes/accelerate/ddp.yaml]
 ifeq ($(NPROC),1)
 	$(BIN)/python -m tunebench.train --config $(RECIPE) $(ARGS)
@@ -61,9 +75,10 @@ else
 		-m tunebench.train --config $(RECIPE) $(ARGS)
 endif
 
-merge: setup ## merge an adapter: make merge ADAPTER=models/<run>/adapter
-	$(BIN)/python -m tunebench.train.merge $(ADAPTER)
+merge: setup ## merge RECIPE's run (its adapter/ into merged/); or make merge ADAPTER=models/<run>/adapter
+	$(BIN)/python -m tunebench.train.merge $(or $(ADAPTER),--config $(RECIPE))
 
+##@ setup
 demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve
 	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml $(ARGS)
 	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"

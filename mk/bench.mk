@@ -13,6 +13,7 @@ GPU_VENV ?= .venv-gpu
 BENCH_MODEL = $(if $(wildcard $(MODEL)/config.json),$(MODEL),$(BASE_MODEL))
 
 .PHONY: bench bench-wheels bench-gpu
+##@ benchmarks
 bench: setup ## CPU benchmarks, a few minutes: training throughput vs plain TRL (+ the other bench/ scripts)
 	$(BIN)/python -m bench.train_throughput $(BENCH_ARGS)
 	@status=0; for s in generation_speed judge_concurrency serve_latency; do \

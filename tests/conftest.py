@@ -3,6 +3,11 @@
 Built once per test session in a temporary folder (never in the repository's models/ or data/).
 Tests that need a fine-tuned model use `trained_run`; it trains the real tiny recipe for a few
 minutes' worth of steps at most.
+
+`slow` means: trains a model, starts a server or drives a browser. A test that uses one of
+SLOW_FIXTURES (directly or through another fixture) or is marked `browser` is marked `slow` here, so
+`make test-fast` (`-m "not slow"`) never trains; a test that starts a server on its own says
+`@pytest.mark.slow` itself.
 """
 
 from __future__ import annotations
@@ -24,6 +29,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+SLOW_FIXTURES = {"trained_run", "tiny_server", "varied_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
 
 
 @dataclass(frozen=True)
