@@ -25,7 +25,7 @@ CHATML_TEMPLATE = (
 )
 
 # Reserved tokens that base tokenizers ship unused; ChatML can take their place without growing
-# the embedding matrix (the seed's Gemma ChatML tokenizer did this by hand).
+# the embedding matrix (the original notebooks' Gemma ChatML tokenizer did this by hand).
 _RESERVED_PATTERNS = ("<unused{}>", "<|reserved_special_token_{}|>", "<extra_id_{}>")
 
 

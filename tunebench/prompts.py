@@ -1,6 +1,6 @@
 """The text-to-SQL prompt: one builder for training, evaluation and the demo.
 
-It follows the seed (and the blog it follows): the schema goes in the system message, the
+It follows the original notebooks (and the blog they follow): the schema goes in the system message, the
 question is the user turn, the SQL is the assistant turn.
 """
 

@@ -1,6 +1,6 @@
 """The held-out split, written once: training holds these rows out, evaluation scores exactly them.
 
-Both steps (sub-sample, then split) depend only on the number of rows and the seed, so applying the
+Both steps (sub-sample, then split) depend only on the number of rows and `sample_seed`, so applying the
 same call to the raw rows (evaluation) and to the converted `messages` rows (training) selects the
 same examples.
 """

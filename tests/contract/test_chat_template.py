@@ -74,7 +74,7 @@ def test_existing_chatml_tokens_need_nothing(embedded):
 
 @pytest.mark.parametrize("tied", [True, False])
 def test_adapter_trains_only_the_new_rows_not_the_whole_matrix(tied, tmp_path):
-    """The seed resized CodeLlama's embeddings and saved them whole (a 1.8 GB adapter)."""
+    """The original notebooks resized CodeLlama's embeddings and saved them whole (a 1.8 GB adapter)."""
     from types import SimpleNamespace
 
     from peft import get_peft_model
