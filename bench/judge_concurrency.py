@@ -1,9 +1,9 @@
 """Judging wall time at concurrency 1 vs 16, in one process run, against a local OpenAI-compatible
 endpoint that answers every call after a fixed delay (a stand-in for a remote judge's latency).
 
-The seed judged 320 calls one at a time (53 min). This measures the same judging loop tunebench runs
-(`run_judging`: FastChat's matches, both answer orders, journal + FastChat file on disk) at both
-settings and reports the ratio. Writes bench/results/judge_concurrency.json.
+The original notebooks judged 320 calls one at a time (53 min). This measures the judging step
+tunebench runs (`tunebench.evaluate.mt_bench.judge`: FastChat's matches, both answer orders, journal +
+FastChat file on disk) at both settings and reports the ratio. Writes bench/results/judge_concurrency.json.
 
     .venv/bin/python bench/judge_concurrency.py [--delay-s 0.25] [--questions 80]   # about 2 minutes
 """
@@ -20,11 +20,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_jsonl, atomic_write_text
-from tunebench.evaluate.mt_bench.data import load_answers
-from tunebench.evaluate.mt_bench.judge import JudgeConfig, run_judging
-from tunebench.evaluate.mt_bench.matches import make_matches
-from tunebench.evaluate.mt_bench.pipeline import load_bench
-from tunebench.evaluate.mt_bench.sample import SAMPLE_REFERENCES, sample_questions, write_sample_bench
+from tunebench.evaluate.mt_bench import (
+    SAMPLE_REFERENCES,
+    JudgeCommand,
+    JudgeConfig,
+    QuestionsConfig,
+    judge,
+    sample_questions,
+    write_sample_questions,
+)
 from tunebench.openai_compat import Endpoint
 
 RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"
@@ -80,12 +84,12 @@ def write_answers(out: Path, model: str, questions: list[dict]) -> None:
     atomic_write_jsonl(out / "model_answer" / f"{model}.jsonl", rows)
 
 
-def write_bench(root: Path, n_questions: int) -> Path:
-    """The sample bench's questions repeated to `n_questions` (80 = MT-Bench's size: 320 judge calls)."""
-    bench = write_sample_bench(root / "bench")
+def write_questions(root: Path, n_questions: int) -> tuple[Path, list[dict]]:
+    """The sample questions repeated to `n_questions` (80 = MT-Bench's size: 320 judge calls)."""
+    folder = write_sample_questions(root / "questions")
     base = sample_questions()
     questions = [dict(base[i % len(base)], question_id=i + 1) for i in range(n_questions)]
-    atomic_write_jsonl(bench / "question.jsonl", questions)
+    atomic_write_jsonl(folder / "question.jsonl", questions)
     refs = [
         {
             "question_id": q["question_id"],
@@ -97,23 +101,24 @@ def write_bench(root: Path, n_questions: int) -> Path:
         for q in questions
         if q["category"] in SAMPLE_REFERENCES
     ]
-    atomic_write_jsonl(bench / "reference_answer" / "bench-judge.jsonl", refs)
-    return bench
+    atomic_write_jsonl(folder / "reference_answer" / "bench-judge.jsonl", refs)
+    return folder, questions
 
 
 def timed_run(root: Path, url: str, concurrency: int, n_questions: int) -> tuple[float, int]:
-    bench = load_bench(write_bench(root, n_questions))
+    folder, questions = write_questions(root, n_questions)
     out = root / f"out-c{concurrency}"
     for m in ("tuned", "base"):
-        write_answers(out, m, bench.questions)
-    answers = {m: load_answers(out / "model_answer" / f"{m}.jsonl") for m in ("tuned", "base")}
-    refs = load_answers(bench.dir / "reference_answer" / "bench-judge.jsonl")
-    matches = make_matches(
-        "pairwise-baseline", bench.questions, ["tuned"], answers, bench.prompts, refs, "base"
+        write_answers(out, m, questions)
+    cmd = JudgeCommand(
+        out=out,
+        judge=JudgeConfig(Endpoint(url, "bench-judge", max_retries=0), concurrency=concurrency),
+        models=("tuned",),
+        baseline="base",
+        questions=QuestionsConfig(questions_dir=folder),
     )
-    cfg = JudgeConfig(Endpoint(url, "bench-judge", max_retries=0), "bench-judge", concurrency=concurrency)
     t0 = time.perf_counter()
-    stats = run_judging(matches, out, cfg, progress=False)
+    stats = judge(cmd, progress=False)
     return time.perf_counter() - t0, stats.calls
 
 
@@ -121,7 +126,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--delay-s", type=float, default=0.25, help="the endpoint's fixed latency per call")
     ap.add_argument(
-        "--questions", type=int, default=80, help="80 questions = 320 judge calls, as in the seed"
+        "--questions",
+        type=int,
+        default=80,
+        help="80 questions = 320 judge calls, as in the original notebooks",
     )
     args = ap.parse_args()
     server, url = fixed_delay_server(args.delay_s)
@@ -133,7 +141,7 @@ def main() -> None:
         server.server_close()
     (t1, calls), (t16, _) = runs[1], runs[16]
     result = {
-        "what": "judging wall time (run_judging) against a local endpoint with a fixed delay per call",
+        "what": "judging wall time (mt_bench.judge) against a local endpoint with a fixed delay per call",
         "delay_s": args.delay_s,
         "questions": args.questions,
         "calls": calls,

@@ -5,7 +5,8 @@
 MT_BENCH_BASELINE ?= mistralai/Mistral-7B-Instruct-v0.2
 JUDGE         ?= gpt-4-turbo
 MT_BENCH_MODE ?= pairwise-baseline
-BENCH_DIR     ?=
+# FastChat's data/mt_bench folder (default: the pinned download); BENCH_DIR is its deprecated name.
+QUESTIONS_DIR ?= $(BENCH_DIR)
 MT_BENCH_ARGS ?=
 MT_BENCH      := $(BIN)/python -m tunebench.evaluate.mt_bench
 
@@ -13,14 +14,13 @@ MT_BENCH      := $(BIN)/python -m tunebench.evaluate.mt_bench
 # `eval` only lists prerequisites, so another stage can add its own (`eval: eval-sql`) next to this one.
 eval: eval-mt-bench ## evaluate MODEL (MT-Bench: make eval MODEL=… BASELINE=… JUDGE=…)
 
-eval-mt-bench: setup ## MT-Bench vs BASELINE (hub id|folder|URL) judged by JUDGE; needs OPENAI_API_KEY or JUDGE_BASE_URL
-	$(MT_BENCH) run --model $(MODEL) --baseline $(or $(BASELINE),$(MT_BENCH_BASELINE)) --judge $(JUDGE) --mode $(MT_BENCH_MODE) \
-		$(if $(BENCH_DIR),--bench-dir $(BENCH_DIR)) $(MT_BENCH_ARGS)
+eval-mt-bench: setup ## MT-Bench vs BASELINE (hub id|folder|URL) judged by JUDGE; extra `run` flags in MT_BENCH_ARGS
+	$(MT_BENCH) run --model $(MODEL) --baseline $(or $(BASELINE),$(MT_BENCH_BASELINE)) --judge $(JUDGE) \
+		--mode $(MT_BENCH_MODE) $(if $(QUESTIONS_DIR),--questions-dir $(QUESTIONS_DIR)) $(MT_BENCH_ARGS)
 
-eval-mt-bench-smoke: setup ## SMOKE RUN of the MT-Bench chain on CPU: the tiny model answers and judges itself
-	@test -f $(MODEL)/config.json || $(MAKE) train
-	$(MT_BENCH) smoke --model $(MODEL) --baseline $(BASE_MODEL) $(if $(BENCH_DIR),--bench-dir $(BENCH_DIR)) \
-		$(MT_BENCH_ARGS)
+# Never trains: a missing MODEL stops with one line saying how to build it (`make train`).
+eval-mt-bench-smoke: setup ## SMOKE RUN of the MT-Bench chain on CPU: MODEL (served) answers and judges itself
+	$(MT_BENCH) smoke --model $(MODEL) --baseline $(BASE_MODEL) $(if $(QUESTIONS_DIR),--questions-dir $(QUESTIONS_DIR))
 
 bench-judge-concurrency: setup ## MT-Bench judging wall time, concurrency 1 vs 16 (bench/results/judge_concurrency.json)
 	$(BIN)/python bench/judge_concurrency.py

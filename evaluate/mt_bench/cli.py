@@ -1,6 +1,6 @@
 """MT-Bench for tunebench: `python -m tunebench.evaluate.mt_bench {answers,judge,results,run,smoke}`.
 
-    answers  write model_answer/<model_id>.jsonl for a model (folder, adapter, hub id or URL[#name])
+    answers  write model_answer/<model_id>.jsonl for a model (folder, hub id, URL[#name], answer file)
     judge    judge the answers (pairwise-baseline | pairwise-all | single) with any OpenAI-compatible judge
     results  results.json, results.md and plots from the FastChat-format judgment file
     run      answers for MODEL and BASELINE → judgments → results (what `make eval` runs)
@@ -8,6 +8,7 @@
 
 Output goes to models/<run>/eval/mt_bench/ for a model inside a run, else to --out.
 Keys only from the environment: OPENAI_API_KEY, or JUDGE_BASE_URL (+ JUDGE_API_KEY) for another judge.
+Each command builds one frozen config (`config.py`) and calls one function of `pipeline.py`.
 """
 
 from __future__ import annotations
@@ -17,223 +18,247 @@ import json
 import sys
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench import pipeline as pipe
-from tunebench.evaluate.mt_bench.answers import (
+from tunebench.chat import ChatError, ModelSpec, is_model_spec
+from tunebench.evaluate.mt_bench import pipeline
+from tunebench.evaluate.mt_bench.answers import default_model_id
+from tunebench.evaluate.mt_bench.config import (
+    DEFAULT_BASELINE,
+    DEFAULT_JUDGE,
     DEFAULT_MAX_NEW_TOKENS,
-    default_model_id,
-    generate_answers,
-    resolve_model,
+    DEFAULT_MODE,
+    AnswerConfig,
+    AnswersCommand,
+    JudgeCommand,
+    JudgeConfig,
+    NoJudgeError,
+    QuestionsConfig,
+    ResultsCommand,
+    RunCommand,
+    judge_name,
+    resolve_judge,
 )
 from tunebench.evaluate.mt_bench.judge import FatalJudgeError
 from tunebench.evaluate.mt_bench.matches import MODES, MissingDataError
 from tunebench.formats import DataFormatError
 from tunebench.paths import RunPaths
 
-DEFAULT_BASELINE = "mistralai/Mistral-7B-Instruct-v0.2"
 
-
-def out_dir_for(args) -> Path:
-    if args.out:
-        return Path(args.out)
-    model = getattr(args, "model", None)
+def out_dir_for(out: str | None, model: str | None, model_id: str | None = None) -> Path:
+    """--out, else models/<run>/eval/mt_bench for a model inside a run, else models/<model id>/…"""
+    if out:
+        return Path(out)
     if not model:
-        raise SystemExit("give --out (the folder holding model_answer/ and model_judgment/)")
+        raise MissingDataError("give --out (the folder holding model_answer/ and model_judgment/)")
     run = RunPaths.from_model_dir(model)
     if run is not None:
         return run.eval_mt_bench
-    mid = getattr(args, "model_id", None)
-    if not mid:
-        is_url = model.startswith(("http://", "https://"))
-        mid = resolve_model(model, Path(".")).model_id if is_url else default_model_id(model)
-    return RunPaths.for_run(pipe.safe_id(mid)).eval_mt_bench
+    spec = ModelSpec.parse(model) if is_model_spec(model) else None
+    if spec is None:
+        raise MissingDataError(f"{model!r} is not a model folder, hub id or URL: give --out")
+    mid = model_id or (default_model_id(spec.served_name) if spec.is_server and spec.served_name else None)
+    if mid is None and spec.is_server:
+        raise MissingDataError(f"{model}: name the served model (URL#name), or give --model-id or --out")
+    return RunPaths.for_run((mid or default_model_id(model)).replace("/", "--")).eval_mt_bench
 
 
-def _bench(args) -> pipe.Bench:
-    ids = [int(x) for x in args.question_ids.split(",")] if args.question_ids else None
-    return pipe.load_bench(args.bench_dir, args.first_n, ids, args.cache_dir)
+def questions_config(args) -> QuestionsConfig:
+    ids = tuple(int(x) for x in args.question_ids.split(",")) if args.question_ids else None
+    return QuestionsConfig(
+        questions_dir=Path(args.questions_dir) if args.questions_dir else None,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        first_n=args.first_n,
+        question_ids=ids,
+    )
 
 
-def _answers(args, bench, out: Path, spec: str, model_id: str | None) -> str:
-    source = resolve_model(spec, out / "model_answer", model_id)
-    stats = generate_answers(
-        bench.questions,
-        source,
-        out / "model_answer",
+def answer_config(args) -> AnswerConfig:
+    return AnswerConfig(
         max_new_tokens=args.max_new_tokens,
-        concurrency=args.concurrency,
         batch_size=args.batch_size,
+        concurrency=args.concurrency,
         dtype=args.dtype,
         device=args.device,
+        api_key_env=args.api_key_env,
+        system_message=args.system_message,
     )
-    print(
-        f"answers {stats.model_id}: {stats.written} written, {stats.skipped} already on disk, "
-        f"{stats.failed} failed ({stats.wall_s} s) → {stats.path}"
-    )
-    if stats.failed:
-        raise SystemExit(f"{stats.failed} question(s) got no answer from {spec}; rerun to retry only those")
-    return source.model_id
 
 
-def _judge_cfg(args):
-    return pipe.judge_config(
+def judge_config(args, *, require_key: bool = True) -> JudgeConfig:
+    endpoint = resolve_judge(
         args.judge,
-        judge_id=args.judge_id,
         base_url=args.judge_base_url,
         api_key_env=args.judge_api_key_env,
+        timeout_s=args.judge_timeout_s,
+        max_retries=args.judge_max_retries,
+        require_key=require_key,
+    )
+    return JudgeConfig(
+        endpoint=endpoint,
         concurrency=args.judge_concurrency,
         max_tokens=args.judge_max_tokens,
         retry_rounds=args.retry_rounds,
         retry_wait_s=args.retry_wait_s,
         system_in_user=args.judge_system_in_user,
-        timeout_s=args.judge_timeout_s,
-        max_retries=args.judge_max_retries,
+        make_references=args.make_references,
+        reference_model=args.reference_model,
     )
 
 
-def _judge(args, bench, out: Path, cfg, models: list[str], baseline: str | None) -> None:
-    if args.dry_run:
-        est = pipe.dry_run_report(
-            bench,
-            out,
-            cfg,
-            mode=args.mode,
-            models=models,
-            baseline=baseline,
-            reference_model=args.reference_model,
-        )
-        if est["reference_calls"] and not args.make_references:
-            est["note"] = "references missing: the run needs --make-references or --reference-model gpt-4"
-        print("dry run, nothing spent:\n" + json.dumps(est, indent=2))
-        return
-    refs = pipe.ensure_references(
-        bench, out, cfg, reference_model=args.reference_model, make=args.make_references
-    )
-    stats = pipe.judge_step(bench, out, cfg, mode=args.mode, models=models, baseline=baseline, refs=refs)
-    print(
-        f"judged {stats.matches} matches ({stats.already_done} already on disk): {stats.calls} calls, "
-        f"{stats.api_errors} API errors, {stats.parse_errors} unparseable verdicts, {stats.wall_s} s"
-    )
+def print_dry_run(estimate: dict) -> None:
+    print("dry run, nothing spent:\n" + json.dumps(estimate, indent=2))
 
 
-def _results(args, bench, out: Path, judge_id: str, baseline: str | None) -> None:
-    files = pipe.results_step(bench, out, judge_id, mode=args.mode, baseline=baseline, smoke=args.smoke)
+def print_results(files: dict[str, Path]) -> None:
     print(files["md"].read_text())
     print(f"results: {files['md']}  {files['json']}")
 
 
 def cmd_answers(args) -> None:
-    out = out_dir_for(args)
-    _answers(args, _bench(args), out, args.model, args.model_id)
-
-
-def _model_list(args, out: Path) -> list[str]:
-    if args.models:
-        return args.models
-    return sorted(p.stem for p in (out / "model_answer").glob("*.jsonl"))  # FastChat's get_model_list
+    out = out_dir_for(args.out, args.model, args.model_id)
+    cmd = AnswersCommand(out, args.model, args.model_id, questions_config(args), answer_config(args))
+    pipeline.answers(cmd)
 
 
 def cmd_judge(args) -> None:
-    out, bench = out_dir_for(args), _bench(args)
-    cfg = _judge_cfg(args)
-    baseline = args.baseline if args.mode == "pairwise-baseline" else None
-    _judge(args, bench, out, cfg, _model_list(args, out), baseline)
+    cmd = JudgeCommand(
+        out=out_dir_for(args.out, None),
+        judge=judge_config(args, require_key=not args.dry_run),
+        mode=args.mode,
+        models=tuple(args.models) if args.models else None,
+        baseline=args.baseline,
+        questions=questions_config(args),
+        dry_run=args.dry_run,
+    )
+    outcome = pipeline.judge(cmd)
+    if args.dry_run:
+        print_dry_run(outcome)
 
 
 def cmd_results(args) -> None:
-    out, bench = out_dir_for(args), _bench(args)
-    judge_id = args.judge_id or pipe.safe_id(args.judge or pipe.DEFAULT_JUDGE)
-    _results(args, bench, out, judge_id, args.baseline if args.mode == "pairwise-baseline" else None)
+    cmd = ResultsCommand(
+        out=out_dir_for(args.out, None),
+        judge_id=judge_name(args.judge),  # resolved exactly as `judge` resolves it
+        mode=args.mode,
+        baseline=args.baseline,
+        questions=questions_config(args),
+        smoke=args.smoke,
+    )
+    print_results(pipeline.results(cmd))
 
 
 def cmd_run(args) -> None:
-    out = out_dir_for(args)
-    try:
-        cfg = _judge_cfg(args)  # before any answer is generated: no judge, nothing spent
-    except pipe.NoJudgeError as e:
-        if not args.dry_run:
-            raise
-        print(f"note: {e}\n", file=sys.stderr)
-        cfg = pipe.judge_config(args.judge, judge_id=args.judge_id, base_url="http://judge.invalid/v1")
-    bench = _bench(args)
+    judge = judge_config(args, require_key=not args.dry_run)  # before any answer: no judge, nothing spent
+    cmd = RunCommand(
+        out=out_dir_for(args.out, args.model, args.model_id),
+        model=args.model,
+        judge=judge,
+        baseline=args.baseline or None,
+        model_id=args.model_id,
+        baseline_id=args.baseline_id,
+        mode=args.mode,
+        questions=questions_config(args),
+        answering=answer_config(args),
+        dry_run=args.dry_run,
+        smoke=args.smoke,
+    )
+    outcome = pipeline.run(cmd)
     if args.dry_run:
-        model_id = args.model_id or resolve_model(args.model, out / "model_answer").model_id
-        baseline_id = args.baseline_id or resolve_model(args.baseline, out / "model_answer").model_id
+        print_dry_run(outcome)
     else:
-        # References too are checked before any answer is generated.
-        pipe.check_references(
-            bench, out, cfg, reference_model=args.reference_model, make=args.make_references
-        )
-        model_id = _answers(args, bench, out, args.model, args.model_id)
-        baseline_id = _answers(args, bench, out, args.baseline, args.baseline_id) if args.baseline else None
-    models = [model_id] + ([baseline_id] if baseline_id and args.mode != "pairwise-baseline" else [])
-    base = baseline_id if args.mode == "pairwise-baseline" else None
-    _judge(args, bench, out, cfg, models, base)
-    if not args.dry_run:
-        _results(args, bench, out, cfg.judge_id, base)
+        print_results(outcome)
+
+
+def _common(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--out", help="output folder (default: models/<run>/eval/mt_bench)")
+    ap.add_argument(
+        "--questions-dir",
+        "--bench-dir",  # deprecated alias
+        dest="questions_dir",
+        help="FastChat's data/mt_bench folder (default: the pinned download)",
+    )
+    ap.add_argument("--cache-dir", help="where the pinned download is kept")
+    ap.add_argument("--first-n", type=int, help="only the first N questions (debug, as FastChat)")
+    ap.add_argument("--question-ids", help="comma-separated question ids")
+    ap.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+
+
+def _answering(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
+    ap.add_argument("--concurrency", type=int, default=8, help="requests in flight (servers)")
+    ap.add_argument("--batch-size", type=int, default=8, help="conversations per forward pass (in process)")
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--api-key-env", help="NAME of the env variable holding an answering server's key")
+    ap.add_argument(
+        "--system-message",
+        help="system message for every conversation (default: FastChat's for servers, none in process)",
+    )
+
+
+def _judging(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--judge", help=f"judge model name (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
+    ap.add_argument("--judge-base-url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
+    ap.add_argument("--judge-api-key-env", help="NAME of the env variable holding the judge's key")
+    ap.add_argument("--judge-concurrency", type=int, default=16)
+    ap.add_argument("--judge-max-tokens", type=int, default=2048)
+    ap.add_argument("--judge-timeout-s", type=float, default=120.0)
+    ap.add_argument("--judge-max-retries", type=int, default=5, help="the openai client's own retries")
+    ap.add_argument("--retry-rounds", type=int, default=3, help="further tries once the client gives up")
+    ap.add_argument("--retry-wait-s", type=float, default=10.0)
+    ap.add_argument("--judge-system-in-user", action="store_true", help="for judges without a system role")
+    ap.add_argument("--make-references", action="store_true", help="the judge writes its own references")
+    ap.add_argument(
+        "--reference-model",
+        help="whose reference answers (default: the judge's own if on disk, else FastChat's gpt-4)",
+    )
+    ap.add_argument("--dry-run", action="store_true", help="print calls and a token estimate; spend nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tunebench.evaluate.mt_bench.smoke import add_smoke_parser
+
     ap = argparse.ArgumentParser(
         prog="python -m tunebench.evaluate.mt_bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--out", help="output folder (default: models/<run>/eval/mt_bench)")
-    common.add_argument("--bench-dir", help="FastChat's data/mt_bench folder (default: pinned download)")
-    common.add_argument("--cache-dir", help="where the pinned download is kept")
-    common.add_argument("--first-n", type=int, help="only the first N questions (debug, as FastChat)")
-    common.add_argument("--question-ids", help="comma-separated question ids")
-    common.add_argument("--mode", choices=MODES, default="pairwise-baseline")
-    gen = argparse.ArgumentParser(add_help=False)
-    gen.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
-    gen.add_argument("--concurrency", type=int, default=8, help="concurrent conversations (endpoints)")
-    gen.add_argument("--batch-size", type=int, default=8, help="questions per forward pass (in-process)")
-    gen.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    gen.add_argument("--device", default=None)
-    jd = argparse.ArgumentParser(add_help=False)
-    jd.add_argument("--judge", help=f"judge model name (default $JUDGE_MODEL or {pipe.DEFAULT_JUDGE})")
-    jd.add_argument("--judge-id", help="name in file names and reference answers (default: the model name)")
-    jd.add_argument("--judge-base-url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
-    jd.add_argument("--judge-api-key-env", help="NAME of the env variable holding the judge's key")
-    jd.add_argument("--judge-concurrency", type=int, default=16)
-    jd.add_argument("--judge-max-tokens", type=int, default=2048)
-    jd.add_argument("--judge-timeout-s", type=float, default=120.0)
-    jd.add_argument("--judge-max-retries", type=int, default=5, help="the openai client's own retries")
-    jd.add_argument("--retry-rounds", type=int, default=3, help="further tries once the client gives up")
-    jd.add_argument("--retry-wait-s", type=float, default=10.0)
-    jd.add_argument("--judge-system-in-user", action="store_true", help="for judges without a system role")
-    jd.add_argument("--make-references", action="store_true", help="the judge writes its reference answers")
-    jd.add_argument(
-        "--reference-model", help="use another model's references (e.g. gpt-4, as FastChat ships)"
-    )
-    jd.add_argument("--dry-run", action="store_true", help="print calls and a token estimate; spend nothing")
-    res = argparse.ArgumentParser(add_help=False)
-    res.add_argument("--smoke", action="store_true", help="label results a SMOKE RUN")
 
-    p = sub.add_parser("answers", parents=[common, gen], help="generate answers for one model")
+    p = sub.add_parser("answers", help="generate answers for one model")
+    _common(p)
+    _answering(p)
     p.add_argument("--model", required=True)
     p.add_argument("--model-id")
     p.set_defaults(func=cmd_answers)
-    p = sub.add_parser("judge", parents=[common, jd], help="judge answers already on disk")
+
+    p = sub.add_parser("judge", help="judge answers already on disk")
+    _common(p)
+    _judging(p)
     p.add_argument("--models", nargs="+", help="model ids to judge (default: every answer file)")
     p.add_argument("--baseline", help="baseline model id (pairwise-baseline)")
     p.set_defaults(func=cmd_judge)
-    p = sub.add_parser("results", parents=[common, res], help="tables and plots from the judgments")
-    p.add_argument("--judge")
-    p.add_argument("--judge-id")
+
+    p = sub.add_parser("results", help="tables and plots from the judgments")
+    _common(p)
+    p.add_argument(
+        "--judge", help=f"the judge whose verdicts to read (default $JUDGE_MODEL or {DEFAULT_JUDGE})"
+    )
     p.add_argument("--baseline")
+    p.add_argument("--smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_results)
-    p = sub.add_parser("run", parents=[common, gen, jd, res], help="answers → judgments → results")
+
+    p = sub.add_parser("run", help="answers → judgments → results")
+    _common(p)
+    _answering(p)
+    _judging(p)
     p.add_argument("--model", required=True)
     p.add_argument("--model-id")
-    p.add_argument("--baseline", default=DEFAULT_BASELINE)
+    p.add_argument("--baseline", default=DEFAULT_BASELINE, help="'' for none (pairwise-all, single)")
     p.add_argument("--baseline-id")
+    p.add_argument("--smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_run)
-    from tunebench.evaluate.mt_bench.smoke import add_smoke_parser
 
-    add_smoke_parser(sub, [common])
+    add_smoke_parser(sub, _common)
     return ap
 
 
@@ -241,7 +266,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (pipe.NoJudgeError, FatalJudgeError, MissingDataError, DataFormatError, FileNotFoundError) as e:
+    except (
+        NoJudgeError,
+        FatalJudgeError,
+        MissingDataError,
+        DataFormatError,
+        FileNotFoundError,
+        ChatError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,23 +1,25 @@
 """MT-Bench's files in FastChat's formats: questions, judge prompts, model and reference answers.
 
-A bench directory holds `question.jsonl`, `judge_prompts.jsonl` and `reference_answer/<judge>.jsonl`
-(FastChat keeps `judge_prompts.jsonl` one level up; both places are accepted). Without `--bench-dir`
-the three upstream files are downloaded once from FastChat's GitHub, pinned to a commit and checked
-by sha256, into a cache. FastChat's own loaders (`fastchat.llm_judge.common`) cannot be imported
-without `anthropic`, so they are re-read here with errors that name the file, row and field.
+A questions folder (FastChat's `data/mt_bench`) holds `question.jsonl`, `judge_prompts.jsonl` and
+`reference_answer/<judge>.jsonl` (FastChat keeps `judge_prompts.jsonl` one level up; both places are
+accepted). Without `--questions-dir` the three upstream files are downloaded once from FastChat's
+GitHub, pinned to a commit and checked by sha256, into a cache. FastChat's own loaders
+(`fastchat.llm_judge.common`) cannot be imported without `anthropic`, so they are re-read here with
+errors that name the file, row and field.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_bytes
 from tunebench.formats import DataFormatError
+from tunebench.jsonl import read_jsonl
 
 # Copied from fastchat/llm_judge/common.py (fschat 0.2.36); a test compares them with its source.
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
@@ -72,8 +74,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "tunebench" / "mt_bench" / FASTCHAT_COMMIT[:12]
 
 
-def download_bench(cache_dir: Path | None = None, *, timeout_s: float = 60.0) -> Path:
-    """Fetch the pinned upstream files once (checked by sha256) and return the cached bench dir."""
+def download_questions(cache_dir: Path | None = None, *, timeout_s: float = 60.0) -> Path:
+    """Fetch the pinned upstream files once (checked by sha256) and return the cached questions folder."""
     cache = Path(cache_dir or default_cache_dir())
     for rel, (url, digest) in CANONICAL_FILES.items():
         dest = cache / rel
@@ -85,52 +87,29 @@ def download_bench(cache_dir: Path | None = None, *, timeout_s: float = 60.0) ->
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
             raise RuntimeError(
-                f"{url}: sha256 {got} != pinned {digest}; refusing it (pass --bench-dir with your own copy)"
+                f"{url}: sha256 {got} != pinned {digest}; refusing it (pass --questions-dir with your own copy)"
             )
         atomic_write_bytes(dest, data)
     return cache
 
 
-def resolve_bench_dir(bench_dir: str | Path | None, cache_dir: Path | None = None) -> Path:
-    if bench_dir:
-        path = Path(bench_dir)
+def resolve_questions_dir(questions_dir: str | Path | None, cache_dir: Path | None = None) -> Path:
+    if questions_dir:
+        path = Path(questions_dir)
         if not (path / "question.jsonl").exists():
             raise FileNotFoundError(f"{path}: no question.jsonl (expected FastChat's data/mt_bench layout)")
         return path
-    return download_bench(cache_dir)
+    return download_questions(cache_dir)
 
 
-def judge_prompts_file(bench_dir: Path) -> Path:
-    for candidate in (bench_dir / "judge_prompts.jsonl", bench_dir.parent / "judge_prompts.jsonl"):
+def judge_prompts_file(questions_dir: Path) -> Path:
+    for candidate in (questions_dir / "judge_prompts.jsonl", questions_dir.parent / "judge_prompts.jsonl"):
         if candidate.exists():
             return candidate
-    raise FileNotFoundError(f"{bench_dir}: no judge_prompts.jsonl here or in its parent folder")
+    raise FileNotFoundError(f"{questions_dir}: no judge_prompts.jsonl here or in its parent folder")
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-def read_jsonl(path: Path, *, tolerate_torn_tail: bool = False) -> list[dict]:
-    """Rows of a JSONL file. A run killed mid-write can leave a torn last line: with
-    `tolerate_torn_tail` it is dropped (it was never a complete record)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            if tolerate_torn_tail and i == len(lines):
-                break
-            raise DataFormatError(str(path), i, None, f"not valid JSON ({e.msg})") from e
-        if not isinstance(obj, dict):
-            raise DataFormatError(str(path), i, None, "a line must be a JSON object")
-        rows.append(obj)
-    return rows
 
 
 def _require(row: dict, field: str, kind: type | tuple, path: Path, i: int):
@@ -171,7 +150,7 @@ def load_judge_prompts(path: Path) -> dict[str, dict]:
 def load_answers(path: Path) -> dict[int, dict]:
     """FastChat's model_answer/<id>.jsonl (also reference_answer/<judge>.jsonl): question_id → row."""
     answers = {}
-    for i, a in enumerate(read_jsonl(path, tolerate_torn_tail=True), start=1):
+    for i, a in enumerate(read_jsonl(path), start=1):
         qid = _require(a, "question_id", int, path, i)
         choices = _require(a, "choices", list, path, i)
         if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("turns"), list):
@@ -193,35 +172,24 @@ def reference_file(dirs: Iterable[Path], judge_id: str) -> Path | None:
     return None
 
 
-# --- writing -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QuestionSet:
+    """The questions to ask and the judge prompts, from one questions folder."""
+
+    dir: Path
+    questions: list[dict]
+    prompts: dict[str, dict]
+
+    def by_id(self) -> dict[int, dict]:
+        return {q["question_id"]: q for q in self.questions}
 
 
-class JsonlAppender:
-    """Append one record per line and flush it at once: a killed run keeps every finished line."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._heal_torn_tail()
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-
-    def _heal_torn_tail(self) -> None:
-        # A line cut by a kill has no newline; drop it so the next record starts on its own line.
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        data = self.path.read_bytes()
-        if not data.endswith(b"\n"):
-            atomic_write_bytes(self.path, data[: data.rfind(b"\n") + 1])
-
-    def write(self, row: dict) -> None:
-        self._f.write(json.dumps(row) + "\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> JsonlAppender:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+def load_question_set(
+    questions_dir: str | Path | None,
+    first_n: int | None = None,
+    ids: Iterable[int] | None = None,
+    cache_dir: str | Path | None = None,
+) -> QuestionSet:
+    d = resolve_questions_dir(questions_dir, Path(cache_dir) if cache_dir else None)
+    questions = load_questions(d / "question.jsonl", limit=first_n, ids=ids)
+    return QuestionSet(d, questions, load_judge_prompts(judge_prompts_file(d)))

@@ -1,4 +1,5 @@
-"""The judging loop: FastChat's matches played through the `openai>=1` async client, concurrently.
+"""The judging loop: FastChat's matches played through the `openai>=1` client, at most
+`concurrency` calls at a time (`tunebench.chat.map_bounded`).
 
 Any OpenAI-compatible judge works (OpenAI, vLLM, TGI, `transformers serve`, Anthropic's OpenAI
 endpoint). Robustness: the client retries 429/5xx/timeouts with backoff (`max_retries`); what still
@@ -13,15 +14,17 @@ A rerun makes no call for a game already on disk; the final file has every match
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_write_jsonl
-from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT, JsonlAppender, read_jsonl
+from tunebench.chat import map_bounded
+from tunebench.evaluate.mt_bench.config import JudgeConfig
+from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
 from tunebench.evaluate.mt_bench.matches import (
     Match,
     game_winner,
@@ -31,25 +34,13 @@ from tunebench.evaluate.mt_bench.matches import (
     render_pair,
     render_single,
 )
-from tunebench.openai_compat import Endpoint, run_sync
+from tunebench.jsonl import JsonlAppender, read_jsonl
 
 ASSUMED_JUDGMENT_TOKENS = 300  # a typical GPT-4 MT-Bench judgment; only for the dry-run estimate
 
 
 class FatalJudgeError(RuntimeError):
     """The judge cannot answer any call (bad key, unknown model): stop instead of recording errors."""
-
-
-@dataclass
-class JudgeConfig:
-    endpoint: Endpoint
-    judge_id: str  # names the files and the reference answers (FastChat uses the model name)
-    concurrency: int = 16
-    max_tokens: int = 2048  # FastChat's judge settings: temperature 0, 2048 tokens
-    temperature: float = 0.0
-    retry_rounds: int = 3
-    retry_wait_s: float = 10.0
-    system_in_user: bool = False
 
 
 @dataclass
@@ -84,7 +75,7 @@ class JudgmentStore:
         self.journal = self.path.parent / "journal" / self.path.name
         self.done: dict[tuple, dict] = {}  # (match key, game) -> game record
         self.complete: set[tuple] = set()
-        for row in read_jsonl(self.path, tolerate_torn_tail=True):
+        for row in read_jsonl(self.path):
             key = _key_of(row, pairwise)
             games = {g: self._game_from_line(row, g) for g in ((1, 2) if pairwise else (0,))}
             for g, rec in games.items():
@@ -92,7 +83,7 @@ class JudgmentStore:
                     self.done[(key, g)] = rec
             if all(rec["judgment"] != API_ERROR_OUTPUT for rec in games.values()):
                 self.complete.add(key)
-        for row in read_jsonl(self.journal, tolerate_torn_tail=True):
+        for row in read_jsonl(self.journal):
             key = tuple(row["key"])
             if row["judgment"] != API_ERROR_OUTPUT:
                 self.done.setdefault((key, row["game"]), row)
@@ -120,19 +111,19 @@ class JudgmentStore:
 
     def compact(self) -> None:
         """One line per match (the latest), atomically; FastChat's readers then count each once."""
-        rows = read_jsonl(self.path, tolerate_torn_tail=True)
+        rows = read_jsonl(self.path)
         latest = {_key_of(r, self.pairwise): r for r in rows}
         atomic_write_jsonl(self.path, latest.values())
 
 
-async def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[str, dict | None, str | None]:
+def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[str, dict | None, str | None]:
     """(judgment, usage, error). Retries what the client gave up on; never raises for one bad call."""
     import openai
 
     last: Exception | None = None
     for attempt in range(cfg.retry_rounds + 1):
         try:
-            resp = await client.chat.completions.create(
+            resp = client.chat.completions.create(
                 model=cfg.endpoint.model,
                 messages=messages,
                 n=1,
@@ -148,7 +139,7 @@ async def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[st
         except (openai.APIStatusError, openai.APITimeoutError, openai.APIConnectionError) as e:
             last = e
             if attempt < cfg.retry_rounds:
-                await asyncio.sleep(cfg.retry_wait_s * (2**attempt) * (0.75 + 0.5 * random.random()))
+                time.sleep(cfg.retry_wait_s * (2**attempt) * (0.75 + 0.5 * random.random()))
         except Exception as e:  # noqa: BLE001 - e.g. a malformed response body: one judgment lost, not the run
             return API_ERROR_OUTPUT, None, f"{type(e).__name__}: {e}"
     return API_ERROR_OUTPUT, None, f"{type(last).__name__}: {last}"
@@ -226,58 +217,74 @@ def estimate(matches: list[Match], out_dir: Path, cfg: JudgeConfig) -> dict:
     }
 
 
-async def _play_all(todo, store: JudgmentStore, cfg: JudgeConfig, stats: JudgeStats, progress: bool) -> None:
-    from tqdm.auto import tqdm
+class _Player:
+    """Plays games on worker threads (`map_bounded`); writes each finished game to the journal and each
+    match whose games are all done to the FastChat file, under one lock."""
 
-    client = cfg.endpoint.async_client()
-    sem = asyncio.Semaphore(max(1, cfg.concurrency))
-    bar = tqdm(total=sum(len(g) for _, g in todo), desc=f"judging ({cfg.judge_id})", disable=not progress)
-    journal = JsonlAppender(store.journal) if store.pairwise else None
-    lines = JsonlAppender(store.path)
+    def __init__(self, store: JudgmentStore, cfg: JudgeConfig, stats: JudgeStats):
+        self.store, self.cfg, self.stats = store, cfg, stats
+        self.client = cfg.endpoint.client()  # one client (one connection pool) for every thread
+        self.lock = threading.Lock()
+        self.stop = threading.Event()  # set by a fatal error: the games not yet started are skipped
+        self.played: dict[tuple, dict[int, dict]] = {}
+        self.journal = JsonlAppender(store.journal) if store.pairwise else None
+        self.lines = JsonlAppender(store.path)
 
-    async def game(match: Match, g: int) -> dict:
-        user, messages = render_game(match, g, cfg)
-        async with sem:
-            text, usage, error = await call_judge(client, cfg, messages)
-        stats.calls += 1
+    def play(self, item: tuple[Match, int, int]) -> None:
+        match, game, n_missing = item
+        if self.stop.is_set():
+            return
+        user, messages = render_game(match, game, self.cfg)
+        try:
+            text, usage, error = call_judge(self.client, self.cfg, messages)
+        except FatalJudgeError:
+            self.stop.set()
+            raise
         rec = {"user_prompt": user, "judgment": text, "error": error, "usage": usage}
-        if usage:
-            stats.prompt_tokens += usage.get("prompt_tokens") or 0
-            stats.completion_tokens += usage.get("completion_tokens") or 0
-        if error:
-            stats.api_errors += 1
-            stats.errors.append(f"{match.key} game {g}: {error}")
         if match.pairwise:
             verdict = "error" if error else parse_pair_verdict(text, match.prompt["output_format"])
-            rec["winner"] = game_winner(verdict, g)
-            stats.parse_errors += int(verdict == "error" and not error)
-            journal.write({"key": list(match.key), "game": g, "prompt_name": match.prompt["name"], **rec})
+            rec["winner"] = game_winner(verdict, game)
         else:
             rec["score"] = -1 if error else parse_rating(text)
-            stats.parse_errors += int(rec["score"] == -1 and not error)
-        bar.update()
-        return rec
+        with self.lock:
+            self._count(match, game, rec, unparseable=not error and self._unparseable(match, rec))
+            if self.journal is not None:
+                self.journal.write(
+                    {"key": list(match.key), "game": game, "prompt_name": match.prompt["name"], **rec}
+                )
+            played = self.played.setdefault(match.key, {})
+            played[game] = rec
+            if len(played) == n_missing:
+                self._finish(match, played)
 
-    async def play(match: Match, missing: list[int]) -> None:
-        played = await asyncio.gather(*(game(match, g) for g in missing))
-        games = {g: store.done[(match.key, g)] for g in (1, 2, 0) if (match.key, g) in store.done}
-        games.update(dict(zip(missing, played, strict=True)))
-        lines.write(_pair_line(match, cfg, games) if match.pairwise else _single_line(match, cfg, games[0]))
+    @staticmethod
+    def _unparseable(match: Match, rec: dict) -> bool:
+        return rec["winner"] == "error" if match.pairwise else rec["score"] == -1
 
-    tasks = [asyncio.ensure_future(play(m, missing)) for m, missing in todo]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    finally:
-        bar.close()
-        lines.close()
-        if journal:
-            journal.close()
-        await client.close()
+    def _count(self, match: Match, game: int, rec: dict, *, unparseable: bool) -> None:
+        s = self.stats
+        s.calls += 1
+        usage = rec["usage"] or {}
+        s.prompt_tokens += usage.get("prompt_tokens") or 0
+        s.completion_tokens += usage.get("completion_tokens") or 0
+        if rec["error"]:
+            s.api_errors += 1
+            s.errors.append(f"{match.key} game {game}: {rec['error']}")
+        s.parse_errors += int(unparseable)
+
+    def _finish(self, match: Match, played: dict[int, dict]) -> None:
+        games = {g: self.store.done[(match.key, g)] for g in (1, 2, 0) if (match.key, g) in self.store.done}
+        games.update(played)
+        if match.pairwise:
+            self.lines.write(_pair_line(match, self.cfg, games))
+        else:
+            self.lines.write(_single_line(match, self.cfg, games[0]))
+
+    def close(self) -> None:
+        self.lines.close()
+        if self.journal is not None:
+            self.journal.close()
+        self.client.close()
 
 
 def run_judging(
@@ -291,7 +298,18 @@ def run_judging(
     stats = JudgeStats(matches=len(matches), already_done=len(matches) - len(todo))
     t0 = time.perf_counter()
     if todo:
-        run_sync(_play_all(todo, store, cfg, stats, progress))
+        player = _Player(store, cfg, stats)
+        games = [(m, g, len(missing)) for m, missing in todo for g in missing]
+        try:
+            map_bounded(
+                player.play,
+                games,
+                concurrency=cfg.concurrency,
+                progress=progress,
+                desc=f"judging ({cfg.judge_id})",
+            )
+        finally:
+            player.close()
     store.compact()
     store.journal.unlink(missing_ok=True)  # every finished game is now in the FastChat file
     stats.wall_s = round(time.perf_counter() - t0, 3)

@@ -1,8 +1,11 @@
-"""MT-Bench plots (matplotlib, Agg backend): the seed's win-rate bar chart and a per-category chart."""
+"""MT-Bench plots (matplotlib, Agg backend): the original notebooks' win-rate bar chart and a
+per-category chart, each written atomically."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from tunebench.atomic_io import atomic_path
 
 
 def _plt():
@@ -15,10 +18,8 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
     return path
 
 

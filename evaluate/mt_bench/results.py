@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tunebench.atomic_io import atomic_write_text
-from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT, read_jsonl
+from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
+from tunebench.jsonl import read_jsonl
 
 BOOTSTRAP_ROUNDS = 1000
 SMOKE_BANNER = (
@@ -155,7 +156,7 @@ def compute_results(
     smoke: bool = False,
 ) -> dict:
     pairwise = mode != "single"
-    rows = read_jsonl(judgment_path, tolerate_torn_tail=True)
+    rows = read_jsonl(judgment_path)
     if models:
         key = "model_1" if pairwise else "model"
         rows = [r for r in rows if r[key] in models]  # show_result.py filters on model_1 only

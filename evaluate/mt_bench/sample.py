@@ -1,9 +1,9 @@
-"""A small bench directory that tunebench writes itself, in FastChat's MT-Bench formats.
+"""A small questions folder that tunebench writes itself, in FastChat's MT-Bench formats.
 
 Its questions and judge prompts are tunebench's own (one question per MT-Bench category, the eight
 prompt names FastChat's judge selects, with the same placeholders and verdict formats), so the
 whole chain runs offline: tests, the smoke run and the concurrency benchmark use it. Real
-evaluations use FastChat's files (`--bench-dir` or the pinned download).
+evaluations use FastChat's files (`--questions-dir` or the pinned download).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def sample_questions(first_id: int = 1) -> list[dict]:
     ]
 
 
-def write_sample_bench(out_dir: str | Path, reference_judges: tuple[str, ...] = ()) -> Path:
+def write_sample_questions(out_dir: str | Path, reference_judges: tuple[str, ...] = ()) -> Path:
     """Write question.jsonl, judge_prompts.jsonl and reference_answer/<judge>.jsonl for each judge id."""
     out = Path(out_dir)
     questions = sample_questions()

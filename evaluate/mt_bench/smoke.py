@@ -1,20 +1,21 @@
 """The MT-Bench chain on CPU with nothing paid: a SMOKE RUN of the plumbing.
 
 The embedded fine-tuned tiny model, served by a real `transformers serve` on 127.0.0.1, answers
-(over HTTP) and judges; the tiny base model answers in-process as the baseline. Questions and judge
-prompts come from tunebench's sample bench (or --bench-dir). The judge writes its own reference
-answers. The tiny model cannot follow the judge's format, so most verdicts count as errors; the
-results are labelled SMOKE RUN everywhere.
+(over HTTP) and judges; the tiny base model answers in process as the baseline. Questions and judge
+prompts come from tunebench's sample questions (or --questions-dir). The judge writes its own
+reference answers. The tiny model cannot follow the judge's format, so most verdicts count as
+errors; the results are labelled SMOKE RUN everywhere.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench import pipeline as pipe
-from tunebench.evaluate.mt_bench.answers import ModelSource, default_model_id, generate_answers
-from tunebench.evaluate.mt_bench.judge import JudgeConfig
-from tunebench.evaluate.mt_bench.sample import write_sample_bench
+from tunebench.evaluate.mt_bench import pipeline
+from tunebench.evaluate.mt_bench.answers import default_model_id
+from tunebench.evaluate.mt_bench.config import AnswerConfig, JudgeConfig, QuestionsConfig, RunCommand
+from tunebench.evaluate.mt_bench.matches import MissingDataError
+from tunebench.evaluate.mt_bench.sample import write_sample_questions
 from tunebench.openai_compat import Endpoint
 from tunebench.paths import RunPaths, models_root, tiny_base_dir
 
@@ -23,12 +24,45 @@ SMOKE_JUDGE_ID = "smoke-tiny-judge"
 
 def smoke_out_dir(model: str | Path) -> Path:
     run = RunPaths.from_model_dir(model)
-    root = (
-        run.eval_mt_bench
-        if run
-        else RunPaths.for_run(default_model_id(str(model)), models_root()).eval_mt_bench
-    )
+    root = run.eval_mt_bench if run else RunPaths.for_run(default_model_id(str(model))).eval_mt_bench
     return root / "smoke"
+
+
+def smoke_command(
+    endpoint: Endpoint,
+    baseline: str | Path,
+    out: Path,
+    *,
+    questions_dir: Path,
+    n_questions: int = 3,
+    max_new_tokens: int = 48,
+    judge_max_tokens: int = 64,
+) -> RunCommand:
+    """The served model answers and judges; the baseline answers in process."""
+    model_id = default_model_id(endpoint.model)
+    baseline_id = default_model_id(str(baseline))
+    if baseline_id == model_id:
+        baseline_id += "-baseline"
+    judge = JudgeConfig(
+        endpoint=Endpoint(endpoint.base_url, endpoint.model, timeout_s=300, max_retries=1),
+        concurrency=2,
+        max_tokens=judge_max_tokens,
+        retry_rounds=1,
+        retry_wait_s=1,
+        make_references=True,
+        label=SMOKE_JUDGE_ID,
+    )
+    return RunCommand(
+        out=Path(out),
+        model=f"{endpoint.base_url}#{endpoint.model}",
+        judge=judge,
+        baseline=str(baseline),
+        model_id=model_id,
+        baseline_id=baseline_id,
+        questions=QuestionsConfig(questions_dir=questions_dir, first_n=n_questions),
+        answering=AnswerConfig(max_new_tokens=max_new_tokens, concurrency=2, system_message=""),
+        smoke=True,
+    )
 
 
 def run_smoke(
@@ -36,67 +70,28 @@ def run_smoke(
     baseline: str | Path,
     out: Path,
     *,
-    bench_dir: str | Path | None = None,
+    questions_dir: str | Path | None = None,
     n_questions: int = 3,
     max_new_tokens: int = 48,
     judge_max_tokens: int = 64,
     endpoint: Endpoint | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
-    """Answers (served model over HTTP, baseline in-process) → judgments by the served model → results."""
+    """Serve `model` (unless `endpoint` is given) and run the whole chain against it."""
     out = Path(out)
-    bench_dir = bench_dir or write_sample_bench(out / "sample_bench")
-    bench = pipe.load_bench(bench_dir, first_n=n_questions)
-    model_id, baseline_id = default_model_id(str(model)), default_model_id(str(baseline))
-    if model_id == baseline_id:
-        baseline_id += "-baseline"
+    qdir = Path(questions_dir) if questions_dir else write_sample_questions(out / "sample_questions")
 
     def chain(ep: Endpoint) -> dict[str, Path]:
-        answers = out / "model_answer"
-        for stats in (
-            generate_answers(
-                bench.questions,
-                ModelSource("endpoint", ep.base_url, model_id, ep.model),
-                answers,
-                max_new_tokens=max_new_tokens,
-                concurrency=2,
-                endpoint=ep,
-                progress=progress,
-            ),
-            generate_answers(
-                bench.questions,
-                ModelSource("local", str(baseline), baseline_id),
-                answers,
-                max_new_tokens=max_new_tokens,
-                progress=progress,
-            ),
-        ):
-            if stats.failed:
-                raise RuntimeError(f"{stats.failed} answer(s) failed for {stats.model_id}")
-        judge = Endpoint(ep.base_url, ep.model, timeout_s=300, max_retries=1)
-        cfg = JudgeConfig(
-            judge, SMOKE_JUDGE_ID, concurrency=2, max_tokens=judge_max_tokens, retry_rounds=1, retry_wait_s=1
-        )
-        refs = pipe.ensure_references(
-            bench, out, cfg, reference_model=None, make=True, progress=progress, max_new_tokens=max_new_tokens
-        )
-        stats = pipe.judge_step(
-            bench,
+        cmd = smoke_command(
+            ep,
+            baseline,
             out,
-            cfg,
-            mode="pairwise-baseline",
-            models=[model_id],
-            baseline=baseline_id,
-            refs=refs,
-            progress=progress,
+            questions_dir=qdir,
+            n_questions=n_questions,
+            max_new_tokens=max_new_tokens,
+            judge_max_tokens=judge_max_tokens,
         )
-        print(
-            f"SMOKE RUN judged {stats.matches} matches: {stats.calls} calls, {stats.parse_errors} "
-            f"unparseable verdicts, {stats.api_errors} API errors"
-        )
-        return pipe.results_step(
-            bench, out, SMOKE_JUDGE_ID, mode="pairwise-baseline", baseline=baseline_id, smoke=True
-        )
+        return pipeline.run(cmd, progress=progress)
 
     if endpoint is not None:
         return chain(endpoint)
@@ -110,13 +105,21 @@ def run_smoke(
 def cmd_smoke(args) -> None:
     model = Path(args.model)
     if not (model / "config.json").exists():
-        raise FileNotFoundError(f"{model}: no model here; `make train` builds the embedded default")
+        raise MissingDataError(
+            f"{model}: no model here. Train it first (`make train` builds the embedded default "
+            "models/tiny-text-to-sql/merged), or pass MODEL=<a merged model folder>"
+        )
+    if not (Path(args.baseline) / "config.json").exists():
+        raise MissingDataError(
+            f"{args.baseline}: no baseline model here (the smoke run is offline: a folder). `make train` "
+            "builds the embedded tiny base models/tiny-base"
+        )
     out = Path(args.out) if args.out else smoke_out_dir(model)
     files = run_smoke(
         model,
         args.baseline,
         out,
-        bench_dir=args.bench_dir,
+        questions_dir=args.questions_dir,
         n_questions=args.first_n or 3,
         max_new_tokens=args.max_new_tokens,
         judge_max_tokens=args.judge_max_tokens,
@@ -125,8 +128,9 @@ def cmd_smoke(args) -> None:
     print(f"SMOKE RUN results: {files['md']}")
 
 
-def add_smoke_parser(sub, parents) -> None:
-    p = sub.add_parser("smoke", parents=parents, help="SMOKE RUN on the embedded tiny model (CPU, offline)")
+def add_smoke_parser(sub, add_common) -> None:
+    p = sub.add_parser("smoke", help="SMOKE RUN on the embedded tiny model (CPU, offline)")
+    add_common(p)
     p.add_argument("--model", default=str(models_root() / "tiny-text-to-sql" / "merged"))
     p.add_argument("--baseline", default=str(tiny_base_dir()))
     p.add_argument("--max-new-tokens", type=int, default=48)

@@ -12,9 +12,9 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench.sample import sample_questions
+from tunebench.evaluate.mt_bench import sample_questions
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SECRET = "sk-test-never-on-disk-7d1e"
 MARK = re.compile(r"QUALITY=(\d+)(?: FLAG=(\w+))?")
 
@@ -72,6 +72,8 @@ class StandInJudge:
             n = self.calls[user]
             self.bodies.append(body)
         marks = MARK.findall(user)
+        if not marks and "[[A]]" in text:  # a judgment of answers without markers (a real model's)
+            return 200, "Neither answer is better. [[C]]"
         if not marks:  # not a judgment: an answer or a reference answer
             return 200, f"REF-ANSWER({user[:30]})"
         pairwise = "[[A]]" in text
@@ -173,16 +175,14 @@ def write_answers(out: Path, model: str, which: int, flags: bool = True) -> None
     (out / "model_answer" / f"{model}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def judge_args(bench, out, url, *extra) -> list[str]:
+def judge_args(questions, out, url, *extra) -> list[str]:
     return [
         "judge",
         "--out",
         str(out),
-        "--bench-dir",
-        str(bench),
+        "--questions-dir",
+        str(questions),
         "--judge",
-        "standin-judge-model",
-        "--judge-id",
         "standin",
         "--judge-base-url",
         url,
@@ -200,5 +200,5 @@ def judge_args(bench, out, url, *extra) -> list[str]:
     ]
 
 
-def results_args(bench, out, *extra) -> list[str]:
-    return ["results", "--out", str(out), "--bench-dir", str(bench), "--judge-id", "standin", *extra]
+def results_args(questions, out, *extra) -> list[str]:
+    return ["results", "--out", str(out), "--questions-dir", str(questions), "--judge", "standin", *extra]

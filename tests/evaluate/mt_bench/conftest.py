@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.evaluate.judge_standin import StandInJudge, write_answers
-from tunebench.evaluate.mt_bench.sample import write_sample_bench
+from tests.evaluate.mt_bench.judge_standin import StandInJudge, write_answers
+from tunebench.evaluate.mt_bench import write_sample_questions
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def standin():
 
 @pytest.fixture
 def run_dir(tmp_path):
-    bench = write_sample_bench(tmp_path / "bench", reference_judges=("standin",))
+    questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
     out = tmp_path / "out"
     write_answers(out, "tuned", 0)
     write_answers(out, "base", 1)
-    return bench, out
+    return questions, out

@@ -10,7 +10,6 @@ import hashlib
 import http.server
 import string
 import threading
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,11 @@ import pytest
 import tunebench.evaluate.mt_bench.data as data
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench import matches as mm
-from tunebench.evaluate.mt_bench.answers import resolve_model
-from tunebench.evaluate.mt_bench.pipeline import load_bench
-from tunebench.evaluate.mt_bench.sample import write_sample_bench
+from tunebench.evaluate.mt_bench.answers import resolve_source
+from tunebench.evaluate.mt_bench.data import load_question_set
+from tunebench.evaluate.mt_bench.sample import write_sample_questions
 from tunebench.formats import DataFormatError
+from tunebench.jsonl import JsonlAppender
 from tunebench.paths import models_root
 
 
@@ -98,7 +98,7 @@ def test_real_fastchat_files(shared_dir):
     real = shared_dir / "reference" / "mt_bench"
     for rel, (_url, digest) in data.CANONICAL_FILES.items():  # the pins are these files
         assert data.sha256_of(real / rel) == digest, rel
-    bench = load_bench(real)
+    bench = load_question_set(real)
     assert len(bench.questions) == 80 and len(bench.prompts) == 8
     assert {q["question_id"] for q in bench.questions} == set(range(81, 161))
     refs = data.load_answers(real / "reference_answer" / "gpt-4.jsonl")
@@ -130,7 +130,7 @@ def test_real_fastchat_files(shared_dir):
 
 
 def test_sample_bench_uses_fastchat_placeholders(tmp_path):
-    bench = load_bench(write_sample_bench(tmp_path, reference_judges=("j",)))
+    bench = load_question_set(write_sample_questions(tmp_path, reference_judges=("j",)))
     assert len(bench.questions) == 8 and len({q["category"] for q in bench.questions}) == 8
     assert set(bench.prompts) == set(data.PAIR_PROMPTS) | set(data.SINGLE_PROMPTS)
     for p in bench.prompts.values():
@@ -169,7 +169,7 @@ def test_torn_last_line_is_dropped_and_healed(tmp_path):
     f = tmp_path / "a.jsonl"
     f.write_text('{"question_id": 1, "choices": [{"index": 0, "turns": ["x"]}]}\n{"question_id": 2, "cho')
     assert list(data.load_answers(f)) == [1]
-    with data.JsonlAppender(f) as out:
+    with JsonlAppender(f) as out:
         out.write({"question_id": 3, "choices": [{"index": 0, "turns": ["y"]}]})
     assert list(data.load_answers(f)) == [1, 3] and f.read_text().count("\n") == 2
 
@@ -178,30 +178,41 @@ def test_model_specs(tmp_path):
     answers = tmp_path / "model_answer"
     answers.mkdir()
     (answers / "gpt-4.jsonl").write_text("")
-    assert resolve_model("mistralai/Mistral-7B-Instruct-v0.2", answers).model_id == "Mistral-7B-Instruct-v0.2"
-    ep = resolve_model("http://127.0.0.1:8080#/models/run/merged", answers)
-    assert (ep.kind, ep.ref, ep.served_model, ep.model_id) == (
-        "endpoint",
+    hub = resolve_source("mistralai/Mistral-7B-Instruct-v0.2", answers)
+    assert (hub.kind, hub.model_id) == ("hub", "Mistral-7B-Instruct-v0.2")
+    ep = resolve_source("http://127.0.0.1:8080#/models/run/merged", answers)
+    assert (ep.kind, ep.spec.ref, ep.spec.served_name, ep.model_id) == (
+        "server",
         "http://127.0.0.1:8080/v1",
         "/models/run/merged",
         "run",
     )
-    assert resolve_model("gpt-4", answers).kind == "answers"
+    unnamed = resolve_source("http://127.0.0.1:8080/v1", answers)
+    assert unnamed.kind == "server" and unnamed.model_id == ""  # asked from the server when it answers
+    assert resolve_source("gpt-4", answers).kind == "answers"
+    (tmp_path / "fastchat.jsonl").write_text("")
+    file = resolve_source(str(tmp_path / "fastchat.jsonl"), answers)
+    assert (file.kind, file.model_id, file.answer_file) == (
+        "answers",
+        "fastchat",
+        tmp_path / "fastchat.jsonl",
+    )
     (tmp_path / "run" / "merged").mkdir(parents=True)
     (tmp_path / "run" / "manifest.json").write_text("{}")
-    assert resolve_model(str(tmp_path / "run" / "merged"), answers).model_id == "run"
+    assert resolve_source(str(tmp_path / "run" / "merged"), answers).model_id == "run"
     # Output next to the run (models/<run>/eval/mt_bench), else models/<model id>/eval/mt_bench or --out.
-    args = Namespace(out=None, model=str(tmp_path / "run" / "merged"), model_id=None)
-    assert mt_bench.out_dir_for(args) == tmp_path / "run" / "eval" / "mt_bench"
-    args = Namespace(out=None, model="mistralai/Mistral-7B-Instruct-v0.2", model_id=None)
-    assert mt_bench.out_dir_for(args) == models_root() / "Mistral-7B-Instruct-v0.2" / "eval" / "mt_bench"
+    assert (
+        mt_bench.out_dir_for(None, str(tmp_path / "run" / "merged")) == tmp_path / "run" / "eval" / "mt_bench"
+    )
+    hub_out = mt_bench.out_dir_for(None, "mistralai/Mistral-7B-Instruct-v0.2")
+    assert hub_out == models_root() / "Mistral-7B-Instruct-v0.2" / "eval" / "mt_bench"
     with pytest.raises(FileNotFoundError, match="not a folder, hub id"):
-        resolve_model("nothing-here", answers)
+        resolve_source("nothing-here", answers)
 
 
 def test_pinned_download_checks_sha256(tmp_path, monkeypatch):
     """The real download code over real HTTP (a local server stands in for GitHub's raw files)."""
-    src = write_sample_bench(tmp_path / "upstream", reference_judges=("gpt-4",))
+    src = write_sample_questions(tmp_path / "upstream", reference_judges=("gpt-4",))
     hits = []
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -217,14 +228,14 @@ def test_pinned_download_checks_sha256(tmp_path, monkeypatch):
             for rel in data.CANONICAL_FILES
         }
         monkeypatch.setattr(data, "CANONICAL_FILES", files)
-        cache = data.download_bench(tmp_path / "cache")
-        assert len(load_bench(cache).questions) == 8 and len(hits) == 3
-        data.download_bench(tmp_path / "cache")
+        cache = data.download_questions(tmp_path / "cache")
+        assert len(load_question_set(cache).questions) == 8 and len(hits) == 3
+        data.download_questions(tmp_path / "cache")
         assert len(hits) == 3  # cached and verified: not fetched again
         bad = dict(files, **{"question.jsonl": (files["question.jsonl"][0], "0" * 64)})
         monkeypatch.setattr(data, "CANONICAL_FILES", bad)
         with pytest.raises(RuntimeError, match="refusing"):
-            data.download_bench(tmp_path / "other-cache")
+            data.download_questions(tmp_path / "other-cache")
         assert not (tmp_path / "other-cache" / "question.jsonl").exists()
     finally:
         server.shutdown()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from tests.evaluate.judge_standin import (
+from tests.evaluate.mt_bench.judge_standin import (
     MARK,
     REPO,
     SECRET,
@@ -22,14 +22,15 @@ from tests.evaluate.judge_standin import (
     write_answers,
 )
 from tunebench.evaluate.mt_bench import cli as mt_bench
-from tunebench.evaluate.mt_bench.data import load_answers, read_jsonl
-from tunebench.evaluate.mt_bench.sample import write_sample_bench
+from tunebench.evaluate.mt_bench import write_sample_questions
+from tunebench.evaluate.mt_bench.data import load_answers
+from tunebench.jsonl import read_jsonl
 
 
 def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir, monkeypatch, capsys):
-    bench, out = run_dir
+    questions, out = run_dir
     monkeypatch.setenv("JUDGE_API_KEY", SECRET)
-    assert mt_bench.main(judge_args(bench, out, standin.url, "--judge-concurrency", "4")) == 0
+    assert mt_bench.main(judge_args(questions, out, standin.url, "--judge-concurrency", "4")) == 0
     assert f"Bearer {SECRET}" in standin.auth  # the key went to the server, from the environment
 
     lines = read_jsonl(out / "model_judgment" / "standin_pair.jsonl")
@@ -51,7 +52,7 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
         "Answer by tuned"
     )
 
-    assert mt_bench.main(results_args(bench, out, "--baseline", "base")) == 0
+    assert mt_bench.main(results_args(questions, out, "--baseline", "base")) == 0
     res = json.loads((out / "results.json").read_text())
     tuned = res["models"]["tuned"]
     # By hand from TABLE: wins 1.1 3.2 4.1 5.2 7.1 7.2; losses 1.2 4.2 5.1 8.1; ties 2.1 2.2(inconsistent)
@@ -108,7 +109,7 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
 
     # A rerun pays for nothing that is on disk; only the API error is tried again.
     standin.reset()
-    assert mt_bench.main(judge_args(bench, out, standin.url)) == 0
+    assert mt_bench.main(judge_args(questions, out, standin.url)) == 0
     assert (
         set(standin.answered) == set() and sum(standin.calls.values()) == 8
     )  # 2 games x (1 + 1 retry) x 2 rounds
@@ -116,8 +117,8 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
 
 
 def test_single_mode_scores(standin, run_dir, monkeypatch):
-    bench, out = run_dir
-    args = judge_args(bench, out, standin.url, "--mode", "single")
+    questions, out = run_dir
+    args = judge_args(questions, out, standin.url, "--mode", "single")
     args[args.index("--models") + 1 : args.index("--models") + 2] = ["tuned", "base"]
     assert mt_bench.main(args) == 0
     rows = read_jsonl(out / "model_judgment" / "standin_single.jsonl")
@@ -127,7 +128,7 @@ def test_single_mode_scores(standin, run_dir, monkeypatch):
         "single-v1-multi-turn",
         "single-math-v1-multi-turn",
     }
-    assert mt_bench.main(results_args(bench, out, "--mode", "single")) == 0
+    assert mt_bench.main(results_args(questions, out, "--mode", "single")) == 0
     res = json.loads((out / "results.json").read_text())["models"]
     # By hand: tuned turn 1 = 8 5 7 4 9 1 (q3 unparseable, q6 API error), turn 2 = 2 7 6 3 8 6 9 5;
     # base turn 1 = 3 5 1 3 8 6 2 9, turn 2 = 6 4 2 7 1 6 8 5.
@@ -156,8 +157,8 @@ def test_single_mode_scores(standin, run_dir, monkeypatch):
 
 
 def test_dry_run_spends_nothing_and_counts_calls(standin, run_dir, capsys):
-    bench, out = run_dir
-    assert mt_bench.main(judge_args(bench, out, standin.url, "--dry-run")) == 0
+    questions, out = run_dir
+    assert mt_bench.main(judge_args(questions, out, standin.url, "--dry-run")) == 0
     est = json.loads(capsys.readouterr().out.split("nothing spent:\n", 1)[1])
     assert est["calls"] == 32 and est["reference_calls"] == 0 and est["est_prompt_tokens"] > 0
     assert est["max_completion_tokens"] == 32 * 2048
@@ -165,9 +166,9 @@ def test_dry_run_spends_nothing_and_counts_calls(standin, run_dir, capsys):
 
 
 def test_make_references_with_the_judge(standin, run_dir):
-    bench, out = run_dir
-    args = judge_args(bench, out, standin.url)
-    args[args.index("--judge-id") + 1] = "other-judge"  # a judge without reference answers
+    questions, out = run_dir
+    args = judge_args(questions, out, standin.url)
+    args[args.index("--judge") + 1] = "other-judge"  # a judge without references, and no gpt-4 ones here
     assert mt_bench.main(args) == 2  # refuses before spending, says how to fix it
     assert sum(standin.calls.values()) == 0
     assert mt_bench.main([*args, "--make-references"]) == 0
@@ -176,15 +177,19 @@ def test_make_references_with_the_judge(standin, run_dir):
     assert all(len(r["choices"][0]["turns"]) == 2 for r in refs.values())
     math = [r for r in read_jsonl(out / "model_judgment" / "other-judge_pair.jsonl") if r["question_id"] == 4]
     assert all(refs[4]["choices"][0]["turns"][0] in r["g1_user_prompt"] for r in math)
-    # the second reference turn was asked with the judge's own first answer in the conversation
+    # the second reference turn was asked with the judge's own first answer in the conversation, after
+    # FastChat's system message for API models
     ref_calls = [b for b in standin.bodies if not MARK.search(b["messages"][-1]["content"])]
-    assert any(len(b["messages"]) == 3 and b["messages"][1]["role"] == "assistant" for b in ref_calls)
+    assert any(
+        [m["role"] for m in b["messages"]] == ["system", "user", "assistant", "user"] for b in ref_calls
+    )
+    assert all(b["messages"][0]["content"] == "You are a helpful assistant." for b in ref_calls)
 
 
 def test_no_judge_configured_stops_before_spending(tmp_path, monkeypatch, capsys):
     for var in ("OPENAI_API_KEY", "JUDGE_BASE_URL", "JUDGE_API_KEY_ENV", "JUDGE_MODEL"):
         monkeypatch.delenv(var, raising=False)
-    bench = write_sample_bench(tmp_path / "bench")
+    questions = write_sample_questions(tmp_path / "questions")
     out = tmp_path / "out"
     code = mt_bench.main(
         [
@@ -195,8 +200,8 @@ def test_no_judge_configured_stops_before_spending(tmp_path, monkeypatch, capsys
             "org/some-model",
             "--out",
             str(out),
-            "--bench-dir",
-            str(bench),
+            "--questions-dir",
+            str(questions),
         ]
     )
     err = capsys.readouterr().err
@@ -208,7 +213,7 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
     judge = StandInJudge(delay_s=0.12)
     server, url = judge.serve()
     try:
-        bench = write_sample_bench(tmp_path / "bench", reference_judges=("standin",))
+        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
         out = tmp_path / "out"
         write_answers(out, "tuned", 0, flags=False)
         write_answers(out, "base", 1, flags=False)
@@ -216,7 +221,7 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
             sys.executable,
             "-m",
             "tunebench.evaluate.mt_bench",
-            *judge_args(bench, out, url, "--judge-concurrency", "2"),
+            *judge_args(questions, out, url, "--judge-concurrency", "2"),
         ]
         journal = out / "model_judgment" / "journal" / "standin_pair.jsonl"
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -229,8 +234,8 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
 
-        on_disk = {r["user_prompt"]: r["judgment"] for r in read_jsonl(journal, tolerate_torn_tail=True)}
-        for r in read_jsonl(out / "model_judgment" / "standin_pair.jsonl", tolerate_torn_tail=True):
+        on_disk = {r["user_prompt"]: r["judgment"] for r in read_jsonl(journal)}
+        for r in read_jsonl(out / "model_judgment" / "standin_pair.jsonl"):
             on_disk.update({r["g1_user_prompt"]: r["g1_judgment"], r["g2_user_prompt"]: r["g2_judgment"]})
         assert 10 <= len(on_disk) < 32
         judge.wait_idle()
