@@ -17,6 +17,7 @@ asserts the checker names each break, so a checker that sees nothing cannot pass
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class Module:
         return self.path.name == "__init__.py"
 
 
+@functools.lru_cache(maxsize=4)  # parsed once per tree, shared by every check (and test_packaging)
 def load_modules(root: Path) -> dict[str, Module]:
     out = {}
     for prefix, folder in TREES.items():

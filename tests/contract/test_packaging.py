@@ -15,6 +15,7 @@ seen this way; they are declared by hand.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata as md
 import re
 import sys
@@ -54,9 +55,14 @@ def declared(extra: str | None) -> set[str]:
     return names
 
 
+@functools.cache  # reads every installed distribution's file list: once
+def _packages_distributions() -> dict[str, list[str]]:
+    return md.packages_distributions()
+
+
 def third_party_imports(modules, *, top_level_only: bool = False) -> dict[str, set[str]]:
     """{distribution: {importing module, …}}."""
-    dists = md.packages_distributions()
+    dists = _packages_distributions()
     out: dict[str, set[str]] = {}
     for m in modules:
         nodes = m.tree.body if top_level_only else ast.walk(m.tree)
