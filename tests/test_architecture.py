@@ -170,7 +170,10 @@ def manifest_key_reads(root: Path) -> list[str]:
                 if "manifest" in ast.unparse(node).lower():
                     found.append(f"{where}: parses the manifest by hand (use RunManifest.load)")
             elif (key := _string_key(node)) is not None:
-                holder = ast.unparse(node.value if isinstance(node, ast.Subscript) else node.func.value)
+                value = node.value if isinstance(node, ast.Subscript) else node.func.value
+                holder = ast.unparse(value)
+                if not isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
+                    holder = f"({holder})"  # `(load() or {})['recipe']`, as written
                 if "manifest" in holder.lower() or key in MANIFEST_FIELDS:
                     found.append(f"{where}: reads {holder}[{key!r}] (use the RunManifest attribute)")
     return found
