@@ -136,6 +136,24 @@ def test_a_base_without_template_needs_the_chatml_fallback(varied_model, tmp_pat
     assert model.complete(conversations[0])  # the tiny base's own template is ChatML too
 
 
+def test_an_adapter_folder_is_loaded_on_its_base(varied_model, local, tmp_path, conversations):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(varied_model)
+    # random B matrices (PEFT's default starts B at zero, which would change nothing)
+    lora = LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(base, lora).save_pretrained(tmp_path / "adapter")
+    local.tokenizer.save_pretrained(tmp_path / "adapter")
+    adapted = open_chat_model(tmp_path / "adapter", SETTINGS)
+    assert type(adapted.model).__name__.startswith("Peft")
+    answers = adapted.generate(conversations[:3])
+    assert all(answers) and answers != local.generate(conversations[:3])
+    assert answers == [adapted.complete(c) for c in conversations[:3]]
+
+
 def test_a_folder_that_holds_no_model_is_one_readable_error(tmp_path):
     with pytest.raises(ChatError, match=f"cannot load {tmp_path}"):
         open_chat_model(tmp_path, SETTINGS)
