@@ -76,7 +76,7 @@ else
 endif
 
 merge: setup ## merge RECIPE's run (its adapter/ into merged/); or make merge ADAPTER=models/<run>/adapter
-	$(BIN)/python -m tunebench.train.merge $(or $(ADAPTER),--config $(RECIPE))
+	$(BIN)/python -m tunebench.train.merge $(or $(ADAPTER),$(RUN_DIR)/adapter)
 
 ##@ setup
 demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve

@@ -38,13 +38,10 @@ def test_help_groups_every_target_by_stage_in_aligned_columns():
 
 
 def test_merge_finds_the_adapter_of_recipes_run_by_default():
-    assert (
-        make("-n", "merge")
-        .splitlines()[-1]
-        .endswith("-m tunebench.train.merge --config recipes/tiny-text-to-sql.yaml")
-    )
+    default = make("-n", "merge").splitlines()[-1]
+    assert default.endswith("-m tunebench.train.merge models/tiny-text-to-sql/adapter")
     other = make("-n", "merge", "RECIPE=recipes/codellama-7b-text-to-sql.yaml").splitlines()[-1]
-    assert other.endswith("--config recipes/codellama-7b-text-to-sql.yaml")
+    assert other.endswith("-m tunebench.train.merge models/codellama-7b-text-to-sql/adapter")
     explicit = make("-n", "merge", "ADAPTER=models/x/adapter").splitlines()[-1]
     assert explicit.endswith("-m tunebench.train.merge models/x/adapter")
 
