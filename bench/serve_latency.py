@@ -1,10 +1,10 @@
-"""Serving latency through the demo's own backend client: time to first token and tokens/s.
+"""Serving latency through the app's own model client (`tunebench.chat`): time to first token and tokens/s.
 
     .venv/bin/python bench/serve_latency.py [--model models/tiny-text-to-sql/merged] [--runs 7]
 
 Starts a real `transformers serve` of the model on 127.0.0.1 and asks it the demo's text-to-SQL
-prompts through `tunebench.serve.backends` (the `openai` backend, streaming), then the same prompts
-with the same model in this process (the `inprocess` backend) as the baseline of the same run.
+prompts through `tunebench.chat` as the app does (a server spec, streaming), then the same prompts
+with the same model folder opened in this process as the baseline of the same run.
 Rounds alternate between the two so load from other processes hurts both alike; each figure is the
 median of --runs rounds (after one warm-up). Tokens are counted with the model's tokenizer (the
 in-process streamer hands out whole words, the server single tokens). The default model is the
@@ -25,11 +25,11 @@ from pathlib import Path
 
 from common import write_result  # bench/common.py: results JSON + bench/results/summary.md
 
+from tunebench.chat import ChatModel, GenerationSettings, open_chat_model
 from tunebench.local_server import transformers_serve
 from tunebench.paths import tiny_base_dir
 from tunebench.prompts import sql_messages
-from tunebench.serve.backends import Backend, make_backend
-from tunebench.serve.config import BackendConfig, default_model
+from tunebench.serve.config import default_model
 from tunebench.serve.sample_dbs import SampleDatabases
 
 
@@ -45,11 +45,11 @@ def pick_model(arg: str | None) -> Path:
     return tiny_base_dir()  # random weights: it never stops early, so every answer is max length
 
 
-def one_run(backend: Backend, messages: list[dict], max_new_tokens: int, tokenizer) -> dict:
+def one_run(model: ChatModel, messages: list[dict], max_new_tokens: int, tokenizer) -> dict:
     start = time.perf_counter()
     first = None
     text = ""
-    for piece in backend.stream(messages, max_new_tokens=max_new_tokens):
+    for piece in model.stream(messages, GenerationSettings(max_new_tokens=max_new_tokens)):
         if piece and first is None:
             first = time.perf_counter()
         text += piece
@@ -92,13 +92,13 @@ def main(argv=None) -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(model))
     samples = SampleDatabases.load()
     prompts = [sql_messages(samples.schema(db), samples.examples(db, 1)[0]) for db in samples.ids]
-    inprocess = make_backend(BackendConfig(backend="inprocess", model=str(model)))
+    inprocess = open_chat_model(model, batch_size=1)
     results: dict[str, list[dict]] = {"http": [], "inprocess": []}
     log = Path(tempfile.gettempdir()) / "tunebench-bench-transformers-serve.log"
     with transformers_serve(model, log_path=log) as endpoint:
-        http = make_backend(BackendConfig(backend="openai", url=endpoint.base_url, model=endpoint.model))
-        for backend in (http, inprocess):  # warm-up: model load, first-request compilation, connections
-            one_run(backend, prompts[0], args.max_new_tokens, tokenizer)
+        http = open_chat_model(f"{endpoint.base_url}#{endpoint.model}", max_retries=1)
+        for chat_model in (http, inprocess):  # warm-up: model load, first-request compilation, connections
+            one_run(chat_model, prompts[0], args.max_new_tokens, tokenizer)
         for i in range(args.runs):
             messages = prompts[i % len(prompts)]
             results["http"].append(one_run(http, messages, args.max_new_tokens, tokenizer))

@@ -1,24 +1,21 @@
-# Serving: the Gradio text-to-SQL app over `transformers serve` (this machine), TGI or any
-# OpenAI-compatible server. Included by the Makefile (it sets BIN, MODEL and `setup`).
+# Serving: the Gradio text-to-SQL app over a model folder (in process), `transformers serve` (this
+# machine), TGI, vLLM, SGLang or any OpenAI-compatible server. Included by the Makefile (it sets BIN,
+# MODEL and `setup`).
 
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 7860
 DEMO_SERVE ?= 1
-# For `make serve-app`: an already running server (see docs/serve.md)
-BACKEND     ?= openai
-BACKEND_URL ?= http://127.0.0.1:8000/v1
+# For `make serve-app`: the model as one spec, e.g. an already running server (see docs/serve.md)
+SERVE_MODEL ?= http://127.0.0.1:8000/v1
 CHROMIUM    ?= /usr/bin/chromium
-# apt-get needs root; elsewhere try sudo.
-SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
 .PHONY: serve serve-app demo-serve browser-deps
 
 serve: setup ## serve a model locally: transformers serve + the Gradio app; make serve [MODEL=models/<run>/merged] [SERVE_PORT=7860]
-	$(BIN)/python -m tunebench.serve --launch-local $(MODEL) --host $(SERVE_HOST) --port $(SERVE_PORT)
+	$(BIN)/python -m tunebench.serve --model $(MODEL) --launch-local --host $(SERVE_HOST) --port $(SERVE_PORT)
 
-serve-app: setup ## only the app, over a running server: make serve-app BACKEND=tgi BACKEND_URL=http://127.0.0.1:8080 [MODEL=...]
-	$(BIN)/python -m tunebench.serve --backend $(BACKEND) --url $(BACKEND_URL) --model $(MODEL) \
-		--host $(SERVE_HOST) --port $(SERVE_PORT)
+serve-app: setup ## only the app, over any model spec: make serve-app SERVE_MODEL=http://127.0.0.1:8080/v1#<run> (or a folder)
+	$(BIN)/python -m tunebench.serve --model '$(SERVE_MODEL)' --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 # The last step of `make demo`; DEMO_SERVE=0 stops before serving (scripts, CI).
 demo-serve:
@@ -28,9 +25,12 @@ else
 	@$(MAKE) --no-print-directory serve MODEL=$(MODEL) SERVE_HOST=$(SERVE_HOST) SERVE_PORT=$(SERVE_PORT)
 endif
 
-# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
-browser-deps: ## install chromium for the browser tests when missing
-	@command -v chromium >/dev/null 2>&1 || test -x $(CHROMIUM) || \
-		($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`). It is
+# installed only where installing system packages needs no password: as root (CI, containers).
+# Elsewhere nothing is installed (never through sudo) and the browser tests skip, saying why.
+browser-deps: ## install chromium for the browser tests when missing (as root only)
+	@if command -v chromium >/dev/null 2>&1 || test -x $(CHROMIUM); then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	else echo "browser-deps: not root, chromium not installed: the browser tests will be skipped (sudo apt-get install chromium to run them)"; fi
 
 TEST_DEPS += browser-deps

@@ -1,5 +1,7 @@
 """Stage 3: serve a fine-tuned model behind a Gradio text-to-SQL app (`python -m tunebench.serve`).
 
-Backends (`tunebench.serve.backends`): any OpenAI-compatible server, TGI (Messages API or native
-/generate_stream), or the model in-process. `python -m tunebench.serve.ask` asks one question.
+The model is one spec (`tunebench.chat`): a folder loaded in process, a hub id, or any
+OpenAI-compatible server (TGI's Messages API, vLLM, SGLang, `transformers serve`).
+`tunebench.serve.question` answers one question start to finish; `python -m tunebench.serve.ask`
+asks one from the command line.
 """

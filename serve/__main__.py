@@ -1,9 +1,10 @@
 """Launch the text-to-SQL demo.
 
-    python -m tunebench.serve                         # app over the configured backend (TUNEBENCH_* / flags)
-    python -m tunebench.serve --backend tgi --url http://127.0.0.1:8080
-    python -m tunebench.serve --launch-local models/tiny-text-to-sql/merged
-                                                      # + `transformers serve` on 127.0.0.1 (make serve)
+    python -m tunebench.serve                                   # the model $TUNEBENCH_MODEL names
+    python -m tunebench.serve --model models/<run>/merged       # a folder, loaded in this process
+    python -m tunebench.serve --model http://127.0.0.1:8080/v1#<run>   # TGI, vLLM, SGLang, any OpenAI-compatible server
+    python -m tunebench.serve --model models/<run>/merged --launch-local
+                                                      # + `transformers serve` of it on 127.0.0.1 (make serve)
 
 With --launch-local both processes stop together on Ctrl-C (or SIGTERM).
 """
@@ -20,7 +21,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tunebench.serve.config import BACKEND_NAMES, AppConfig, BackendConfig, add_backend_args, config_from_args
+from tunebench.chat import ChatError, ModelSpec
+from tunebench.serve.config import AppConfig, ModelConfig, add_model_args, model_config_from_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,9 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument(
-        "--launch-local", metavar="MODEL_DIR", help="start `transformers serve MODEL_DIR` and use it"
+        "--launch-local",
+        action="store_true",
+        help="serve the --model folder with `transformers serve` on 127.0.0.1 and talk to it over HTTP",
     )
-    ap.add_argument("--device", default="cpu", help="device for --launch-local (cpu, cuda)")
     ap.add_argument("--host", default=os.environ.get("TUNEBENCH_HOST", "127.0.0.1"), help="app address")
     ap.add_argument(
         "--port", type=int, default=int(os.environ.get("TUNEBENCH_PORT", "7860")), help="app port"
@@ -41,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument(
         "--concurrency", type=int, default=AppConfig.concurrency_limit, help="generations at once"
     )
-    add_backend_args(ap)
+    add_model_args(ap)
     return ap.parse_args(argv)
 
 
@@ -54,65 +57,64 @@ def _wait_for_stop() -> None:
         pass
 
 
-def serve(backend_config: BackendConfig, args: argparse.Namespace) -> None:
+def serve(model_config: ModelConfig, args: argparse.Namespace) -> int:
     from tunebench.serve.app import build_app
-    from tunebench.serve.backends import make_backend
+    from tunebench.serve.models import ModelChoices
+    from tunebench.serve.question import check_health
 
     app_config = AppConfig(
         data_dir=Path(args.data_dir) if args.data_dir else None, concurrency_limit=args.concurrency
     )
-    backend = make_backend(backend_config)
-    demo = build_app(backend, app_config)
+    try:
+        models = ModelChoices(model_config, app_config)
+    except ChatError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    demo = build_app(models, app_config)
     demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, quiet=True)
     try:
-        health = backend.health()
-        print(
-            f"backend: {health.backend} · model: {health.model} · {health.location} · "
-            f"{'live' if health.ok else health.detail}"
-        )
+        print(check_health(models.default).line())
+        if len(models.labels) > 1:
+            print(f"also offered: {', '.join(models.labels[1:])}")
         print(f"tunebench demo: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
         _wait_for_stop()
     finally:
         demo.close()
+        models.close()
+    return 0
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     args = parse_args(argv)
-    config = config_from_args(args)
-    if config.backend not in BACKEND_NAMES:
-        print(
-            f"error: unknown backend {config.backend!r}: choose one of {', '.join(BACKEND_NAMES)}",
-            file=sys.stderr,
-        )
+    config = model_config_from_args(args)
+    try:
+        spec = ModelSpec.parse(config.resolved_spec)
+    except ChatError as err:
+        print(f"error: {err} (train one with `make train`, or pass --model)", file=sys.stderr)
         return 2
     if not args.launch_local:
-        serve(config, args)
-        return 0
+        return serve(config, args)
+    if spec.kind != "local" or not (Path(spec.ref) / "config.json").is_file():
+        print(f"error: --launch-local serves a model folder; {spec} is not one", file=sys.stderr)
+        return 2
 
     from tunebench.local_server import transformers_serve
 
-    model_dir = Path(args.launch_local)
-    if not (model_dir / "config.json").is_file():
-        print(
-            f"error: no model in {model_dir} (train one with `make train`, or pass MODEL=…)", file=sys.stderr
-        )
-        return 2
     log_path = Path(tempfile.gettempdir()) / f"tunebench-transformers-serve-{os.getpid()}.log"
-    print(f"starting `transformers serve {model_dir}` on 127.0.0.1 (log: {log_path}) …", flush=True)
+    print(f"starting `transformers serve {spec.ref}` on 127.0.0.1 (log: {log_path}) …", flush=True)
     with contextlib.ExitStack() as stack:
         try:
             endpoint = stack.enter_context(
-                transformers_serve(model_dir, device=args.device, log_path=log_path)
+                transformers_serve(spec.ref, device=config.device or "cpu", log_path=log_path)
             )
         except (RuntimeError, TimeoutError) as err:
             print(f"error: transformers serve did not start: {err}; see {log_path}", file=sys.stderr)
             return 1
-        local = config.with_overrides(backend="openai", url=endpoint.base_url, model=endpoint.model)
-        serve(local, args)
+        code = serve(config.with_overrides(spec=f"{endpoint.base_url}#{endpoint.model}"), args)
     print("stopped the app and transformers serve")
-    return 0
+    return code
 
 
 if __name__ == "__main__":

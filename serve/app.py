@@ -1,6 +1,10 @@
 """The Gradio Blocks page: pick a sample database or paste a schema, ask, watch the SQL stream in,
-see the rows. Errors (backend down, SQL refused or wrong, time limit) are shown in the page as one
-sentence; the traceback, if any, goes to the server log only.
+see the rows. Errors (model server down, SQL refused or wrong, time limit) are shown in the page as
+one sentence; the traceback, if any, goes to the server log only.
+
+API users (`gradio_client`, docs/serve.md) get two endpoints: `/ask(question, database, schema, model)`
+returns the SQL and its rows as JSON, `/health` the health line. The page's own streaming events are
+not part of the API.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ import logging
 import gradio as gr
 import pandas as pd
 
-from tunebench.serve.asker import DONE, ERROR, Asker, Step
-from tunebench.serve.backends import Backend
+from tunebench.chat import ChatError
 from tunebench.serve.config import AppConfig
+from tunebench.serve.models import ModelChoices
+from tunebench.serve.pasted_schema import EmptyDatabases
+from tunebench.serve.question import DONE, ERROR, QuestionPipeline, Step, check_health
 from tunebench.serve.sample_dbs import SampleDatabases
 
 log = logging.getLogger(__name__)
 
-PASTE = "__paste__"
+PASTE_LABEL = "(paste a schema)"  # the page's dropdown entry; the API takes a schema without it
 TITLE = "tunebench · text to SQL"
 # Words, not emoji: a server or browser without an emoji font would show empty boxes.
 _LABELS = {DONE: "**Done:**", ERROR: "**Error:**"}
@@ -48,17 +54,71 @@ def table_update(step: Step, first: bool):
     return gr.skip()  # streaming: leave the table alone instead of resending it per token
 
 
+def step_json(step: Step, model: str) -> dict:
+    """The API's answer: what the page shows, as data."""
+    result = step.result
+    return {
+        "ok": step.state == DONE,
+        "sql": step.sql,
+        "columns": result.columns if result is not None and step.state == DONE else [],
+        "rows": [list(r) for r in result.rows] if result is not None and step.state == DONE else [],
+        "truncated": bool(result and result.truncated),
+        "message": step.message,
+        "failure": step.failure,  # None, or input | model | sql
+        "model": model,
+    }
+
+
+class TextToSql:
+    """What both the page and the API do with a question."""
+
+    def __init__(self, models: ModelChoices, config: AppConfig, samples: SampleDatabases):
+        self.models, self.config, self.samples = models, config, samples
+        self.pasted = EmptyDatabases()
+
+    def steps(self, question: str, database: str | None, schema: str | None, model: str | None):
+        """Steps for a sample `database`, or (no database) for a pasted `schema`."""
+        try:
+            chat_model = self.models.get(model)
+        except ChatError as err:
+            yield Step(ERROR, str(err), failure="input")
+            return
+        pipeline = QuestionPipeline(chat_model, self.config, self.pasted)
+        if database:
+            try:
+                db_path = self.samples.path(database)
+            except KeyError as err:
+                yield Step(ERROR, err.args[0], failure="input")
+                return
+            # what the model was trained on, whatever a schema argument or the textbox says
+            yield from pipeline.run(question, self.samples.schema(database), db_path)
+        else:
+            yield from pipeline.run(question, schema or "", None)
+
+    def ask(self, question: str, database: str = "", schema: str = "", model: str = "") -> dict:
+        """Text to SQL. Give `database` (a sample database id, e.g. "school") or `schema` (CREATE TABLE
+        statements: the SQL then runs on an empty database built from them), and optionally `model`
+        (one of the page's model choices; default: the first). Returns ok, sql, columns, rows,
+        truncated, message, failure (input | model | sql) and model."""
+        try:
+            steps = list(self.steps(question, database or None, schema, model or None))
+        except Exception:
+            log.exception("unexpected failure answering %r", question)
+            return step_json(Step(ERROR, "internal error (the server log has the details)"), model)
+        return step_json(steps[-1], model or self.models.labels[0])
+
+
 def build_app(
-    backend: Backend, config: AppConfig | None = None, samples: SampleDatabases | None = None
+    models: ModelChoices, config: AppConfig | None = None, samples: SampleDatabases | None = None
 ) -> gr.Blocks:
     config = config or AppConfig()
     samples = samples or SampleDatabases.load(config.data_dir)
-    asker = Asker(backend, config)
+    service = TextToSql(models, config, samples)
     first = samples.ids[0]
-    db_choices = [(db_id, db_id) for db_id in samples.ids] + [("(paste a schema)", PASTE)]
+    db_choices = [*samples.ids, PASTE_LABEL]
 
     def on_db(db_id: str):
-        if db_id == PASTE:
+        if db_id == PASTE_LABEL:
             return (
                 gr.Textbox(value="", interactive=True, placeholder="CREATE TABLE …;"),
                 gr.Dataset(samples=[]),
@@ -71,19 +131,24 @@ def build_app(
             gr.Dataframe(value=None, visible=False),
         )
 
-    def on_ask(db_id: str, schema: str, question: str):
+    def on_ask(db_id: str, schema: str, question: str, model: str):
+        database = None if db_id == PASTE_LABEL else db_id
         try:
-            db_path = None if db_id == PASTE else samples.path(db_id)
-            if db_path is not None:
-                schema = samples.schema(db_id)  # what the model was trained on, whatever the textbox says
-            for i, step in enumerate(asker.run(question, schema, db_path)):
+            for i, step in enumerate(service.steps(question, database, schema, model)):
                 yield step.text, table_update(step, first=i == 0), _status(step)
         except Exception:
             log.exception("unexpected failure answering %r", question)
             yield gr.skip(), gr.skip(), "**Error:** internal error (the server log has the details)"
 
-    def on_health() -> str:
-        return backend.health().markdown()
+    def on_health(model: str | None = None) -> str:
+        try:
+            return check_health(models.get(model)).markdown()
+        except ChatError as err:
+            return f"**Model** `{model}` · **not reachable**: {err}"
+
+    def health(model: str = "") -> str:
+        """The health line: which model answers, where, and whether it is live."""
+        return on_health(model or None)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
@@ -91,10 +156,11 @@ def build_app(
             "SQL; the demo runs it **read-only** and shows the rows."
         )
         with gr.Row():
-            health = gr.Markdown("checking the backend…", elem_id="health")
-            health_btn = gr.Button("Check backend", size="sm", scale=0, elem_id="health-btn")
+            health_md = gr.Markdown("checking the model…", elem_id="health")
+            health_btn = gr.Button("Check model", size="sm", scale=0, elem_id="health-btn")
         with gr.Row():
             with gr.Column(scale=2):
+                model = gr.Dropdown(models.labels, value=models.labels[0], label="Model", elem_id="model")
                 db = gr.Dropdown(db_choices, value=first, label="Database", elem_id="db")
                 schema = gr.Textbox(
                     value=samples.schema(first),
@@ -112,7 +178,7 @@ def build_app(
                     max_length=config.max_question_chars,
                     elem_id="question",
                 )
-                ask = gr.Button("Generate SQL", variant="primary", elem_id="ask-btn")
+                ask_btn = gr.Button("Generate SQL", variant="primary", elem_id="ask-btn")
                 examples = gr.Dataset(
                     components=[question],
                     samples=[[q] for q in samples.examples(first, config.examples_per_db)],
@@ -123,16 +189,20 @@ def build_app(
         status = gr.Markdown(elem_id="status")
         result = gr.Dataframe(label="Rows", interactive=False, wrap=True, visible=False, elem_id="result")
 
-        db.change(on_db, db, [schema, examples, result], api_name=False)
-        examples.click(lambda sample: sample[0], examples, question, api_name=False)
+        private = {"api_visibility": "private"}
+        db.change(on_db, db, [schema, examples, result], **private)
+        examples.click(lambda sample: sample[0], examples, question, **private)
         gr.on(
-            [ask.click, question.submit],
+            [ask_btn.click, question.submit],
             on_ask,
-            [db, schema, question],
+            [db, schema, question, model],
             [sql, result, status],
-            api_name="ask",
+            **private,
         )
-        health_btn.click(on_health, None, health, api_name="health")
-        demo.load(on_health, None, health, api_name=False)
+        health_btn.click(on_health, model, health_md, **private)
+        model.change(on_health, model, health_md, **private)
+        demo.load(on_health, model, health_md, **private)
+        gr.api(service.ask, api_name="ask")
+        gr.api(health, api_name="health")
     demo.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.queue_size)
     return demo

@@ -1,11 +1,13 @@
-"""Ask one question from the command line, against any backend (the seed's inference notebook, as a command).
+"""Ask one question from the command line (the original notebooks' inference step, as a command).
 
     python -m tunebench.serve.ask "How many students are there?" --db school
     python -m tunebench.serve.ask "How many heads are older than 56?" --schema "CREATE TABLE head (age INTEGER);"
-    python -m tunebench.serve.ask "…" --db path/to/file.sqlite --backend tgi --url http://127.0.0.1:8080
+    python -m tunebench.serve.ask "…" --db path/to/file.sqlite --model http://127.0.0.1:8080/v1#<run>
 
-Prints the SQL (streamed to stderr while the model writes it), then the rows when --db is given.
-Exit status: 0 answered, 1 backend or SQL failure, 2 bad input.
+Prints the SQL (streamed to stderr while the model writes it), then the rows: of the --db database,
+or of an empty database built from the --schema (so an unknown table or column is an error).
+The model is one spec (--model or $TUNEBENCH_MODEL): a folder, a hub id or a server URL.
+Exit status: 0 answered, 1 model or SQL failure, 2 bad input.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tunebench.serve.asker import DONE, ERROR, GENERATING, Asker
-from tunebench.serve.backends import BackendError, make_backend
-from tunebench.serve.config import AppConfig, add_backend_args, config_from_args
+from tunebench.chat import ChatError
+from tunebench.serve.config import AppConfig, add_model_args, model_config_from_args
+from tunebench.serve.question import DONE, ERROR, GENERATING, QuestionPipeline
 from tunebench.serve.sample_dbs import resolve_db
 from tunebench.sql_exec import SqlResult, schema_of
 
@@ -47,7 +49,7 @@ def main(argv=None) -> int:
     where.add_argument("--schema", help="CREATE TABLE statements, or @file to read them from a file")
     ap.add_argument("--max-new-tokens", type=int, default=AppConfig.max_new_tokens)
     ap.add_argument("--quiet", action="store_true", help="do not stream the SQL to stderr")
-    add_backend_args(ap)
+    add_model_args(ap)
     args = ap.parse_args(argv)
 
     db_path: Path | None = None
@@ -58,18 +60,18 @@ def main(argv=None) -> int:
         else:
             schema = Path(args.schema[1:]).read_text() if args.schema.startswith("@") else args.schema
     except (KeyError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     config = AppConfig(
         max_new_tokens=args.max_new_tokens, max_schema_chars=1_000_000, max_question_chars=100_000
     )
     try:
-        asker = Asker(make_backend(config_from_args(args)), config)
-    except BackendError as err:  # e.g. TUNEBENCH_BACKEND names no backend
+        model = model_config_from_args(args).open(config.settings)
+    except ChatError as err:  # e.g. no such folder, or a spec that names nothing
         print(f"error: {err}", file=sys.stderr)
         return 2
     shown = 0
-    for step in asker.run(args.question, schema, db_path):
+    for step in QuestionPipeline(model, config).run(args.question, schema, db_path):
         if step.state == GENERATING and not args.quiet:
             sys.stderr.write(step.text[shown:])
             sys.stderr.flush()

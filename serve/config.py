@@ -1,12 +1,13 @@
 """Serving configuration: environment variables first, command-line flags override them.
 
-TUNEBENCH_BACKEND       openai | tgi | tgi-generate | inprocess          (default: openai)
-TUNEBENCH_BACKEND_URL   the server, e.g. http://127.0.0.1:8000/v1 or http://tgi:80
-TUNEBENCH_MODEL         model name the server expects (`transformers serve`: the folder path;
-                        vLLM: the served name; TGI: any), or the folder for `inprocess`
-TUNEBENCH_TOKENIZER     where `tgi-generate` reads the chat template (default: TUNEBENCH_MODEL)
-TUNEBENCH_API_KEY_ENV   NAME of the variable holding an API key (the key itself never goes in a file)
-TUNEBENCH_BACKEND_TIMEOUT  seconds per request (default 60)
+TUNEBENCH_MODEL           the model, as one spec (`tunebench.chat.ModelSpec`): a folder (loaded in the
+                          app's process), a hub id (org/name) or an OpenAI-compatible server
+                          `http://host:port/v1#served-name` (TGI, vLLM, SGLang, `transformers serve`)
+                          (default: models/tiny-text-to-sql/merged)
+TUNEBENCH_API_KEY_ENV     NAME of the variable holding the server's API key (the key never goes in a file)
+TUNEBENCH_TIMEOUT         seconds per request to a server (default 60)
+TUNEBENCH_DEVICE          device for a folder loaded in process (default: cuda when present, else cpu)
+TUNEBENCH_ADAPTERS        where the app looks for LoRA adapters to offer (default: the models volume)
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunebench.chat import ChatModel, GenerationSettings, open_chat_model
 from tunebench.paths import models_root
 
-BACKEND_NAMES = ("openai", "tgi", "tgi-generate", "inprocess")
-_DEFAULT_URLS = {"openai": "http://127.0.0.1:8000/v1", "tgi": "http://127.0.0.1:8080"}
+MODEL_ENV = "TUNEBENCH_MODEL"
 DEFAULT_RUN = "tiny-text-to-sql"
 
 
@@ -31,59 +32,63 @@ def default_model() -> Path:
 
 
 @dataclass(frozen=True)
-class BackendConfig:
-    backend: str = "openai"
-    url: str | None = None
-    model: str | None = None
-    tokenizer: str | None = None
+class ModelConfig:
+    """Which model answers, and how long to wait for it."""
+
+    spec: str = ""  # empty: default_model()
     api_key_env: str | None = None
     timeout_s: float = 60.0
     # One retry: a demo user would rather see "server down" quickly than wait through backoff.
     max_retries: int = 1
+    device: str | None = None
 
-    def default_url(self) -> str:
-        return _DEFAULT_URLS["openai" if self.backend == "openai" else "tgi"]
+    @property
+    def resolved_spec(self) -> str:
+        return self.spec or str(default_model())
 
-    def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
-
-    def with_overrides(self, **values) -> BackendConfig:
+    def with_overrides(self, **values) -> ModelConfig:
         return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
 
+    def open(self, settings: GenerationSettings, *, concurrency: int = 2) -> ChatModel:
+        """The `ChatModel` the spec names; raises `ChatError` (one sentence) when it cannot be opened."""
+        return open_chat_model(
+            self.resolved_spec,
+            settings,
+            batch_size=1,  # the app asks one question per request
+            concurrency=concurrency,
+            device=self.device,
+            api_key_env=self.api_key_env,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> BackendConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ModelConfig:
         env = os.environ if env is None else env
-        timeout = env.get("TUNEBENCH_BACKEND_TIMEOUT")
+        timeout = env.get("TUNEBENCH_TIMEOUT")
         return cls().with_overrides(
-            backend=env.get("TUNEBENCH_BACKEND") or None,
-            url=env.get("TUNEBENCH_BACKEND_URL") or None,
-            model=env.get("TUNEBENCH_MODEL") or None,
-            tokenizer=env.get("TUNEBENCH_TOKENIZER") or None,
+            spec=env.get(MODEL_ENV) or None,
             api_key_env=env.get("TUNEBENCH_API_KEY_ENV") or None,
             timeout_s=float(timeout) if timeout else None,
+            device=env.get("TUNEBENCH_DEVICE") or None,
         )
 
 
-def add_backend_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("backend (flags override TUNEBENCH_* environment variables)")
-    g.add_argument("--backend", choices=BACKEND_NAMES, help="openai | tgi | tgi-generate | inprocess")
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model (flags override TUNEBENCH_* environment variables)")
     g.add_argument(
-        "--url", help="server URL, e.g. http://127.0.0.1:8000/v1 (openai) or http://host:8080 (tgi)"
+        "--model",
+        help="a model folder, a hub id (org/name) or a server http://host:port/v1#served-name "
+        "(default: $TUNEBENCH_MODEL, else models/tiny-text-to-sql/merged)",
     )
-    g.add_argument("--model", help="model name on the server, or the model folder (inprocess)")
-    g.add_argument("--tokenizer", help="chat template source for tgi-generate (default: --model)")
-    g.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
-    g.add_argument("--timeout", type=float, help="seconds per request")
+    g.add_argument("--api-key-env", help="NAME of the environment variable holding the server's API key")
+    g.add_argument("--timeout", type=float, help="seconds per request to a server")
+    g.add_argument("--device", help="device for a folder loaded in process (cpu, cuda)")
 
 
-def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> BackendConfig:
-    return BackendConfig.from_env(env).with_overrides(
-        backend=args.backend,
-        url=args.url,
-        model=args.model,
-        tokenizer=args.tokenizer,
-        api_key_env=args.api_key_env,
-        timeout_s=args.timeout,
+def model_config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> ModelConfig:
+    return ModelConfig.from_env(env).with_overrides(
+        spec=args.model, api_key_env=args.api_key_env, timeout_s=args.timeout, device=args.device
     )
 
 
@@ -98,6 +103,10 @@ class AppConfig:
     temperature: float = 0.0
     sql_timeout_s: float = 2.0
     max_rows: int = 200
-    concurrency_limit: int = 2  # generations at once; the in-process backend runs one anyway
+    concurrency_limit: int = 2  # generations at once; a model in the app's process runs one anyway
     queue_size: int = 32  # requests waiting beyond that are refused
     examples_per_db: int = 8
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)

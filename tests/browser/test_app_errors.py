@@ -1,5 +1,5 @@
 """Errors in a real browser: hostile SQL, a SQL error, the time limit, a bad pasted schema, and the
-backend going down, each shown in the page as one readable sentence (never a stack trace).
+model server going down, each shown in the page as one readable sentence (never a stack trace).
 
 The model is a local OpenAI-format HTTP server whose answers the test chooses (`CannedOpenAIServer`,
 tests/serve/wire_servers.py): a fine-tuned model cannot be made to write `DROP TABLE` on demand. The
@@ -17,8 +17,7 @@ from tests.browser.conftest import artifacts_dir
 from tests.browser.ui import ask, choose_database, choose_paste_mode, open_app, shown_sql, wait_status
 from tests.serve.apps import running_app
 from tests.serve.wire_servers import CannedOpenAIServer
-from tunebench.serve.backends import make_backend
-from tunebench.serve.config import AppConfig, BackendConfig
+from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
 
 pytestmark = pytest.mark.browser
@@ -39,8 +38,8 @@ def model_server():
 
 @pytest.fixture(scope="module")
 def app_url(model_server, embedded):
-    backend = make_backend(BackendConfig(url=model_server.url))
-    with running_app(backend, AppConfig(data_dir=embedded.data_dir, sql_timeout_s=0.5)) as url:
+    spec = f"{model_server.url}/v1"  # one model on the server: it is asked for its name
+    with running_app(spec, AppConfig(data_dir=embedded.data_dir, sql_timeout_s=0.5)) as url:
         yield url
 
 
@@ -89,26 +88,30 @@ def test_sql_error_and_time_limit_in_the_page(page, app_url):
 
 def test_pasted_schema(page, app_url, model_server):
     open_app(page, app_url)
-    choose_paste_mode(page, "DROP TABLE students;")
+    choose_paste_mode(page, "this is not sql")
     ask(page, "List the students slowly")
-    assert "only CREATE TABLE statements" in wait_status(page, "Error:")
+    # the user's own words come back, not a re-rendering of them
+    assert 'only CREATE TABLE statements, not "this is not sql"' in wait_status(page, "Error:")
     schema = "CREATE TABLE students (id INTEGER, name TEXT, grade INTEGER);"
     choose_paste_mode(page, schema)
     model_server.requests.clear()
     ask(page, "Which column is missing?")
-    assert "pasted schema" in wait_status(page, "Done: SQL generated")
+    # the SQL ran on an empty database built from the schema: the unknown column is an error
+    assert "no such column: nope" in wait_status(page, "Error: SQL error")
     assert shown_sql(page) == ANSWERS["Which column is missing?"]
     assert schema in model_server.requests[-1]["body"]["messages"][0]["content"]
+    ask(page, "List the students slowly")
+    assert "empty database built from the pasted schema" in wait_status(page, "Done: 0 rows")
 
 
-def test_backend_down_in_the_page(page, app_url, model_server):
+def test_model_server_down_in_the_page(page, app_url, model_server):
     """Last in this module: it stops the model server, as a crashed server would be."""
     open_app(page, app_url)
     expect(page.locator("#health")).to_contain_text("live")
     model_server.stop()
     choose_database(page, "school")
     ask(page, "List the students slowly")
-    status = wait_status(page, "Error: model backend error")
+    status = wait_status(page, "Error: model error")
     assert f"cannot reach the model server at {model_server.url}/v1 (is it running?)" in status
     page.locator("#health-btn").click()
     expect(page.locator("#health")).to_contain_text("not reachable")

@@ -13,10 +13,10 @@ from playwright.sync_api import expect
 from tests.browser.conftest import artifacts_dir
 from tests.browser.ui import ask, choose_database, open_app, shown_sql, table_headers, table_rows, wait_status
 from tests.serve.apps import running_app
+from tunebench.chat import GenerationSettings, open_chat_model
 from tunebench.embedded.sqlgen import load_split
 from tunebench.prompts import sql_messages
-from tunebench.serve.backends import make_backend
-from tunebench.serve.config import AppConfig, BackendConfig
+from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
 from tunebench.sql_exec import SqlResult, execute_readonly
 from tunebench.sql_text import extract_sql
@@ -42,8 +42,8 @@ def displayable(result: SqlResult) -> bool:
 
 
 @pytest.fixture(scope="module")
-def backend(tiny_server):
-    return make_backend(BackendConfig(url=tiny_server.base_url, model=tiny_server.model))
+def spec(tiny_server) -> str:
+    return f"{tiny_server.base_url}#{tiny_server.model}"
 
 
 def candidates(data_dir) -> list[dict]:
@@ -53,23 +53,22 @@ def candidates(data_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def picked(backend, embedded) -> Picked:
+def picked(spec, embedded) -> Picked:
     """An easy training question the session's model answers correctly, chosen deterministically.
 
-    Asked through the app's own backend client first (greedy decoding gives the page the same SQL).
+    Asked through the app's own model client first (greedy decoding gives the page the same SQL).
     Several rows are preferred over a one-row answer (a count). A 150-step model is weak (0-2% in
     some sessions): if it answers none of MAX_TRIES questions correctly, the page is checked against
     the rows its own runnable SQL returns (some rows preferred over none), and the test warns.
     """
+    model = open_chat_model(spec, GenerationSettings(max_new_tokens=AppConfig.max_new_tokens))
     tried: list[str] = []
     correct = executes = executes_empty = None
     for row in candidates(embedded.data_dir):
         gold = execute_readonly(row["db_path"], row["query"])
         if not displayable(gold) or (correct and len(gold.rows) == 1):
             continue
-        answer = backend.complete(
-            sql_messages(row["schema"], row["question"]), max_new_tokens=AppConfig.max_new_tokens
-        )
+        answer = model.complete(sql_messages(row["schema"], row["question"]))
         sql = extract_sql(answer)
         got = execute_readonly(row["db_path"], sql)
         tried.append(f"{row['question']!r} -> {sql!r}")
@@ -90,8 +89,8 @@ def picked(backend, embedded) -> Picked:
 
 
 @pytest.fixture(scope="module")
-def app_url(backend, embedded):
-    with running_app(backend, AppConfig(data_dir=embedded.data_dir)) as url:
+def app_url(spec, embedded):
+    with running_app(spec, AppConfig(data_dir=embedded.data_dir)) as url:
         yield url
 
 

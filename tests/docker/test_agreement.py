@@ -23,6 +23,7 @@ from tests.docker.conftest import (
     final_stage,
     run,
 )
+from tunebench.chat import ModelSpec
 from tunebench.paths import DATA_ENV, MODELS_ENV, RunPaths
 
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
@@ -106,8 +107,8 @@ def test_defaults_agree_on_the_tiny_run(tgi_stack, vllm_stack, make_vars):
     assert make_model.parts[0] == "models"
     assert PurePosixPath("/models", *make_model.parts[1:]) == PurePosixPath(model_id)
     # the model the app asks for is the run the server serves
-    assert tgi_stack["app"]["environment"]["TUNEBENCH_MODEL"] == tiny
-    assert vllm_stack["app"]["environment"]["TUNEBENCH_MODEL"] == tiny
+    assert ModelSpec.parse(tgi_stack["app"]["environment"]["TUNEBENCH_MODEL"]).served_name == tiny
+    assert ModelSpec.parse(vllm_stack["app"]["environment"]["TUNEBENCH_MODEL"]).served_name == tiny
     # demo-model trains exactly that run when it is missing
     assert tgi_stack["demo-model"]["environment"]["MODEL_RUN"] == tiny
     assert "recipes/tiny-text-to-sql.yaml" in " ".join(tgi_stack["demo-model"]["command"])
@@ -173,32 +174,33 @@ def test_app_port_is_the_apps_default_port(tgi_stack, monkeypatch):
     assert default.host == "127.0.0.1" and app["environment"]["TUNEBENCH_HOST"] == "0.0.0.0"
 
 
-def test_app_reaches_tgi_where_tgi_listens(tgi_stack):
-    from tunebench.serve.config import BACKEND_NAMES, BackendConfig
+def server_url(app: dict) -> tuple[str, str | None, int | None, str]:
+    """(host, served name, port, path) of the server the app's one model spec names."""
+    spec = ModelSpec.parse(app["environment"]["TUNEBENCH_MODEL"])
+    assert spec.is_server, spec
+    url = urlsplit(spec.ref)
+    return url.hostname, spec.served_name, url.port, url.path
 
-    env, tgi = tgi_stack["app"]["environment"], tgi_stack["tgi"]
-    assert env["TUNEBENCH_BACKEND"] == "tgi" and "tgi" in BACKEND_NAMES
-    url = urlsplit(env["TUNEBENCH_BACKEND_URL"])
+
+def test_app_reaches_tgi_where_tgi_listens(tgi_stack):
+    tgi = tgi_stack["tgi"]
+    host, _, port, path = server_url(tgi_stack["app"])
     listen = int(flag(tgi["command"], "--port"))
-    target, published = port_of(tgi)
-    assert (url.hostname, url.port) == ("tgi", listen) and target == listen
+    target, _ = port_of(tgi)
+    # TGI's OpenAI-compatible Messages API, the same client as for vLLM and SGLang
+    assert (host, port, path) == ("tgi", listen, "/v1") and target == listen
     assert f":{listen}/health" in " ".join(tgi["healthcheck"]["test"])
-    # published where the app's local default for the tgi backend looks (make serve against it)
-    assert published == urlsplit(BackendConfig(backend="tgi").default_url()).port
     assert tgi_stack["app"]["depends_on"]["tgi"]["condition"] == "service_healthy"
 
 
 def test_app_reaches_vllm_where_vllm_listens(vllm_stack):
-    from tunebench.serve.config import BackendConfig
-
-    env, vllm = vllm_stack["app"]["environment"], vllm_stack["vllm"]
-    assert env["TUNEBENCH_BACKEND"] == "openai"
-    url = urlsplit(env["TUNEBENCH_BACKEND_URL"])
+    vllm = vllm_stack["vllm"]
+    host, name, port, path = server_url(vllm_stack["app"])
     listen = int(flag(vllm["command"], "--port"))
-    target, published = port_of(vllm)
-    assert (url.hostname, url.port, url.path) == ("vllm", listen, "/v1") and target == listen
+    target, _ = port_of(vllm)
+    assert (host, port, path) == ("vllm", listen, "/v1") and target == listen
+    assert name == flag(vllm["command"], "--served-model-name")  # vLLM checks the name
     assert f":{listen}/health" in " ".join(vllm["healthcheck"]["test"])
-    assert published == urlsplit(BackendConfig(backend="openai").default_url()).port
     assert set(vllm_stack["app"]["depends_on"]) == {"vllm"}
     assert "tgi" not in vllm_stack, "the override keeps TGI from starting"
 

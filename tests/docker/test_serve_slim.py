@@ -54,8 +54,10 @@ def app_env(tmp_path):
     env.update(
         TUNEBENCH_HOST="127.0.0.1",
         TUNEBENCH_PORT=str(port),
-        # nothing listens there: the page must still come up and say the backend is unreachable
-        TUNEBENCH_BACKEND_URL=f"http://127.0.0.1:{dead}",
+        # nothing listens there: the page must still come up and say the server is unreachable
+        TUNEBENCH_MODEL=app["environment"]["TUNEBENCH_MODEL"].replace(
+            "http://tgi:80", f"http://127.0.0.1:{dead}"
+        ),
         TUNEBENCH_DATA=str(tmp_path / "data"),
         TUNEBENCH_MODELS=str(tmp_path / "models"),
         HF_HOME=str(tmp_path / "hf"),
@@ -66,9 +68,8 @@ def app_env(tmp_path):
 
 
 def test_app_starts_and_serves_without_torch(app_env):
-    assert app_env["TUNEBENCH_BACKEND"] == "tgi"
-    # huggingface_hub's offline mode also blocks its InferenceClient from a local TGI: never set it here
-    assert "HF_HUB_OFFLINE" not in app_env
+    # the app reaches its server with the openai client: offline mode for the Hub cannot cut it off
+    assert app_env["HF_HUB_OFFLINE"] == "1"
     proc = subprocess.Popen(
         [sys.executable, "-c", LAUNCH.format(absent=ABSENT)],
         cwd=app_env["HOME"],
@@ -89,9 +90,8 @@ def test_app_starts_and_serves_without_torch(app_env):
                 break
         log = "".join(lines)
         assert "tunebench demo: http://" in log, f"the app did not start without torch:\n{log[-4000:]}"
-        backend = app_env["TUNEBENCH_BACKEND_URL"]
-        assert f"backend: tgi · model: tiny-text-to-sql · {backend}" in log, log
-        assert f"cannot reach the model server at {backend}" in log, log
+        server = app_env["TUNEBENCH_MODEL"].split("#")[0]
+        assert f"model: tiny-text-to-sql · {server} · cannot reach the model server at {server}" in log, log
         url = f"http://127.0.0.1:{app_env['TUNEBENCH_PORT']}/"
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200

@@ -7,14 +7,21 @@ from collections.abc import Iterator
 
 from tunebench.local_server import free_port, wait_http_ok
 from tunebench.serve.app import build_app
-from tunebench.serve.backends import Backend
-from tunebench.serve.config import AppConfig
+from tunebench.serve.config import AppConfig, ModelConfig
+from tunebench.serve.models import ModelChoices
+
+
+def choices(spec: str, config: AppConfig, **kw) -> ModelChoices:
+    """The app's models for one spec (a folder, or a server URL `http://host:port/v1#name`)."""
+    return ModelChoices(ModelConfig(spec=str(spec)), config, **kw)
 
 
 @contextlib.contextmanager
-def running_app(backend: Backend, config: AppConfig) -> Iterator[str]:
-    """Yields the app's URL; closes the server on exit."""
-    demo = build_app(backend, config)
+def running_app(models: ModelChoices | str, config: AppConfig) -> Iterator[str]:
+    """Yields the app's URL; closes the server on exit. `models` may be a spec string."""
+    if isinstance(models, str):
+        models = choices(models, config)
+    demo = build_app(models, config)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"

@@ -1,29 +1,69 @@
-"""The Gradio Blocks app as built (no browser): limits, queue, and what the page starts with."""
+"""The Gradio app as built and as API users meet it (`gradio_client`, no browser): limits, queue, the
+models it offers, and the `/ask` and `/health` endpoints against a real HTTP model server."""
 
 from __future__ import annotations
 
-from tunebench.serve.app import PASTE, build_app, rows_frame
-from tunebench.serve.asker import DONE, Step
-from tunebench.serve.backends import make_backend
-from tunebench.serve.config import AppConfig, BackendConfig
+import json
+
+import pytest
+from gradio_client import Client
+
+from tests.serve.apps import choices, running_app
+from tests.serve.wire_servers import CannedOpenAIServer
+from tunebench.local_server import free_port
+from tunebench.serve.app import PASTE_LABEL, build_app, rows_frame
+from tunebench.serve.config import AppConfig
+from tunebench.serve.question import DONE, Step
 from tunebench.serve.sample_dbs import SampleDatabases
 from tunebench.sql_exec import execute_readonly
 
+ANSWERS = {
+    "names over 10": "SELECT name FROM students WHERE grade > 10 ORDER BY name",
+    "old heads": "SELECT name FROM head WHERE age > 56",
+    "salaries": "SELECT salary FROM head",
+}
 
-def test_app_limits_queue_and_initial_page(embedded):
+
+@pytest.fixture(scope="module")
+def server():
+    with CannedOpenAIServer(ANSWERS) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory):
+    """A models volume with two runs' adapters (only their folders matter to the app's list)."""
+    root = tmp_path_factory.mktemp("models")
+    for run in ("run-b", "run-a"):
+        (root / run / "adapter").mkdir(parents=True)
+        (root / run / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    (root / "no-adapter" / "merged").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(server, embedded, adapters):
+    config = AppConfig(data_dir=embedded.data_dir)
+    models = choices(f"{server.url}/v1#canned-sql", config, models_dir=adapters, name_template="{run}-lora")
+    with running_app(models, config) as url:
+        yield Client(url, verbose=False)
+
+
+def test_app_limits_queue_and_initial_page(embedded, server):
     config = AppConfig(data_dir=embedded.data_dir, concurrency_limit=3, queue_size=7, max_question_chars=123)
-    demo = build_app(make_backend(BackendConfig(url="http://127.0.0.1:9/v1")), config)
+    demo = build_app(choices(f"{server.url}/v1", config), config)
     samples = SampleDatabases.load(embedded.data_dir)
-    # The queue: at most 3 generations at once, 7 waiting; `ask` is the one API endpoint that generates.
+    # The queue: at most 3 generations at once, 7 waiting.
     assert (demo._queue.default_concurrency_limit, demo._queue.max_size) == (3, 7)
-    api = {f.api_name: f for f in demo.fns.values() if not f.api_name.startswith("false")}
-    assert set(api) == {"ask", "health"}
+    public = {f.api_name for f in demo.fns.values() if f.api_visibility == "public"}
+    assert public == {"ask", "health"}  # the page's own streaming events are not the API
     blocks = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert blocks["question"].max_length == 123 and blocks["schema"].max_length == config.max_schema_chars
     assert blocks["db"].value == samples.ids[0]
-    assert [c[1] for c in blocks["db"].choices] == [*samples.ids, PASTE]
+    assert [c[1] for c in blocks["db"].choices] == [*samples.ids, PASTE_LABEL]
     assert blocks["schema"].value == samples.schema(samples.ids[0])
     assert [s[0] for s in blocks["examples"].samples] == samples.examples(samples.ids[0])
+    assert [c[1] for c in blocks["model"].choices] == [f"{server.url}/v1"]
 
 
 def test_rows_table_keeps_duplicate_columns_apart(embedded):
@@ -32,3 +72,58 @@ def test_rows_table_keeps_duplicate_columns_apart(embedded):
     frame = rows_frame(Step(DONE, "", result=result))
     assert list(frame.columns) == ["name", "name (2)", "grade"]
     assert frame.values.tolist() == [list(r) for r in result.rows]
+
+
+def test_ask_a_sample_database(client, embedded, server):
+    answer = client.predict(question="names over 10", database="school", api_name="/ask")
+    gold = execute_readonly(SampleDatabases.load(embedded.data_dir).path("school"), ANSWERS["names over 10"])
+    assert answer["ok"] and answer["sql"] == ANSWERS["names over 10"] and answer["failure"] is None
+    assert answer["columns"] == ["name"] and answer["rows"] == [list(r) for r in gold.rows] and gold.rows
+    assert answer["model"] == f"{server.url}/v1#canned-sql"
+    assert server.requests[-1]["body"]["model"] == "canned-sql"
+
+
+def test_ask_with_a_pasted_schema_needs_no_database_name(client):
+    schema = "CREATE TABLE head (name TEXT, age INTEGER);"
+    answer = client.predict(question="old heads", schema=schema, api_name="/ask")
+    assert answer["ok"] and answer["columns"] == ["name"] and answer["rows"] == []
+    assert "empty database built from the pasted schema" in answer["message"]
+    wrong = client.predict(question="salaries", schema=schema, api_name="/ask")
+    assert (wrong["ok"], wrong["failure"]) == (False, "sql")
+    assert wrong["message"] == "SQL error: OperationalError: no such column: salary"
+    bad = client.predict(question="old heads", schema="this is not sql", api_name="/ask")
+    assert (bad["ok"], bad["failure"], bad["sql"]) == (False, "input", None)
+    assert bad["message"] == 'the schema may contain only CREATE TABLE statements, not "this is not sql"'
+
+
+def test_ask_input_errors(client):
+    nothing = client.predict(question="old heads", api_name="/ask")
+    assert (nothing["failure"], nothing["message"]) == ("input", "choose a sample database or paste a schema")
+    unknown = client.predict(question="old heads", database="nope", api_name="/ask")
+    assert unknown["failure"] == "input" and unknown["message"].startswith("unknown sample database 'nope'")
+    model = client.predict(question="old heads", database="school", model="gpt-9", api_name="/ask")
+    assert model["failure"] == "input" and model["message"].startswith("unknown model 'gpt-9'")
+
+
+def test_adapters_on_the_volume_are_offered_and_asked_by_name(client, server):
+    labels = ["run-a (LoRA adapter, unmerged)", "run-b (LoRA adapter, unmerged)"]
+    answer = client.predict(question="names over 10", database="school", model=labels[0], api_name="/ask")
+    assert answer["ok"] and answer["model"] == labels[0]
+    assert server.requests[-1]["body"]["model"] == "run-a-lora"  # the name the server was started with
+    health = client.predict(model=labels[1], api_name="/health")
+    assert "`run-b-lora`" in health and "**live**" in health
+
+
+def test_health_names_the_model_and_says_when_the_server_is_down(client, embedded):
+    assert "**live**" in client.predict(api_name="/health")
+    config = AppConfig(data_dir=embedded.data_dir)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with running_app(choices(f"{dead}#m", config), config) as url:
+        down = Client(url, verbose=False)
+        health = down.predict(api_name="/health")
+        assert (
+            f"cannot reach the model server at {dead} (is it running?)" in health
+            and "not reachable" in health
+        )
+        answer = down.predict(question="names over 10", database="school", api_name="/ask")
+        assert answer["failure"] == "model" and answer["message"].startswith("model error: cannot reach")

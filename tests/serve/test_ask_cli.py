@@ -1,4 +1,6 @@
-"""`python -m tunebench.serve.ask`: one question from the command line, as a user runs it."""
+"""`python -m tunebench.serve.ask`: one question from the command line, as a user runs it, with the
+model named by one spec: a server URL (a canned OpenAI-format server; the real `transformers serve`
+of the model fine-tuned in this session) and a model folder loaded in process."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import sys
 import pytest
 
 from tests.serve.wire_servers import CannedOpenAIServer
+from tunebench.chat import GenerationSettings, open_chat_model
 from tunebench.prompts import sql_messages
-from tunebench.serve.backends import make_backend
-from tunebench.serve.config import BackendConfig
+from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
 from tunebench.sql_exec import execute_readonly
 from tunebench.sql_text import extract_sql
@@ -42,7 +44,9 @@ def ask(*args: str, data_root=None) -> subprocess.CompletedProcess:
 
 
 def test_ask_a_sample_database_by_name(server, embedded):
-    proc = ask("teachers of math", "--db", "school", "--url", server.url, data_root=embedded.data_dir.parent)
+    proc = ask(
+        "teachers of math", "--db", "school", "--model", server.url, data_root=embedded.data_dir.parent
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == ANSWERS["teachers of math"]
@@ -57,35 +61,41 @@ def test_ask_a_sample_database_by_name(server, embedded):
 
 def test_ask_refuses_hostile_sql_and_reports_input_errors(server, embedded, tmp_path):
     db = SampleDatabases.load(embedded.data_dir).path("school")
-    proc = ask("drop it", "--db", str(db), "--url", server.url, "--quiet")
+    proc = ask("drop it", "--db", str(db), "--model", server.url, "--quiet")
     assert proc.returncode == 1
     assert proc.stdout.strip() == "DROP TABLE teachers"
     assert "read-only" in proc.stderr and "not authorized" in proc.stderr and "Traceback" not in proc.stderr
     schema_file = tmp_path / "schema.sql"
     schema_file.write_text("CREATE TABLE teachers (name TEXT, subject TEXT);")
-    proc = ask("teachers of math", "--schema", f"@{schema_file}", "--url", server.url, "--quiet")
-    assert proc.returncode == 0 and proc.stdout.strip() == ANSWERS["teachers of math"]
+    proc = ask("teachers of math", "--schema", f"@{schema_file}", "--model", server.url, "--quiet")
+    # the SQL runs on an empty database built from the schema: its header, no rows
+    assert proc.returncode == 0 and proc.stdout.splitlines() == [ANSWERS["teachers of math"], "name", "----"]
+    assert "0 rows" in proc.stderr and "empty database built from the pasted schema" in proc.stderr
     assert server.requests[-1]["body"]["messages"] == sql_messages(
         schema_file.read_text(), "teachers of math"
     )
-    proc = ask("q", "--db", "no-such-db", "--url", server.url, data_root=embedded.data_dir.parent)
+    proc = ask("q", "--db", "no-such-db", "--model", server.url, data_root=embedded.data_dir.parent)
     assert proc.returncode == 2 and "unknown sample database 'no-such-db'" in proc.stderr
+    proc = ask("q", "--schema", "this is not sql", "--model", server.url)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert 'only CREATE TABLE statements, not "this is not sql"' in proc.stderr
+    proc = ask("q", "--schema", "CREATE TABLE t (a INT);", "--model", str(tmp_path / "no-such-model"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow
-def test_ask_the_fine_tuned_model_on_transformers_serve(tiny_server, embedded):
+@pytest.mark.parametrize("where", ["folder", "transformers-serve"])
+def test_ask_the_fine_tuned_model(where, trained_run, tiny_server, embedded):
+    """The same spec forms as every CLI: the merged folder (in process) and a local server URL."""
     samples = SampleDatabases.load(embedded.data_dir)
     question = "How many students are there?"
-    expected = extract_sql(
-        make_backend(BackendConfig(url=tiny_server.base_url, model=tiny_server.model)).complete(
-            sql_messages(samples.schema("school"), question)
-        )
-    )
+    spec = str(trained_run.merged) if where == "folder" else f"{tiny_server.base_url}#{tiny_server.model}"
+    reference = open_chat_model(trained_run.merged, batch_size=1)  # greedy: the SQL any route must give
+    settings = GenerationSettings(max_new_tokens=AppConfig.max_new_tokens)
+    expected = extract_sql(reference.complete(sql_messages(samples.schema("school"), question), settings))
     db = samples.path("school")
-    proc = ask(
-        question, "--db", str(db), "--url", tiny_server.base_url, "--model", tiny_server.model, "--quiet"
-    )
-    assert proc.stdout.splitlines()[0] == expected  # greedy: the same SQL as asked directly
+    proc = ask(question, "--db", str(db), "--model", spec, "--quiet")
+    assert proc.stdout.splitlines()[0] == expected, proc.stderr
     result = execute_readonly(db, expected)
     if result.ok:
         assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3 + len(result.rows)

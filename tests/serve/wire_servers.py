@@ -1,12 +1,11 @@
 """Real local HTTP servers for the backend tests, speaking documented wire formats.
 
-- `TGIWireServer`: TGI cannot run here (no GPU image, no network), so this server speaks TGI's
-  documented HTTP API backed by a REAL model (greedy transformers generation): GET /health, GET /info,
-  POST /generate_stream (SSE events `data: {"index", "token": {"id", "text", "logprob", "special"},
-  "generated_text", "details", "top_tokens"}`, no [DONE]; the raw `inputs` text is tokenized as is)
-  and POST /v1/chat/completions (the Messages API: the chat template is applied server-side, OpenAI
-  chunks, then `data: [DONE]`). Like TGI it answers 422 {"error", "error_type": "validation"} to a
-  non-positive temperature or a prompt + max_new_tokens over its token budget. Every request is recorded for the tests to inspect.
+- `TGIWireServer`: TGI cannot run here (no GPU image, no network), so this server speaks the part of
+  TGI's documented HTTP API the app uses, backed by a REAL model (greedy transformers generation):
+  GET /health, GET /info, GET /v1/models and POST /v1/chat/completions (the Messages API: the chat template is applied
+  server-side, OpenAI chunks, then `data: [DONE]`). Like TGI it answers 422 {"error", "error_type":
+  "validation"} to a negative temperature or a prompt + max_tokens over its token budget. Every
+  request is recorded for the tests to inspect.
 - `CannedOpenAIServer`: an OpenAI-format chat server whose answers the test chooses (e.g. a hostile
   `DROP TABLE …`), for the page's error cases; the real `openai` client talks to it over HTTP.
 """
@@ -167,15 +166,12 @@ class TGIWireServer(_Server):
                 break
         return tokens
 
-    @staticmethod
-    def _finish(tokens: list[dict], max_new_tokens: int) -> str:
-        if tokens and tokens[-1]["special"]:
-            return "eos_token"
-        return "length" if len(tokens) >= max_new_tokens else "stop_sequence"
-
     def handle_get(self, h):
         if h.path == "/health":
             self.send_json(h, 200, {})
+        elif h.path == "/v1/models":  # TGI lists the one model it serves
+            model = {"id": self.model_dir, "object": "model", "created": 0, "owned_by": self.model_dir}
+            self.send_json(h, 200, {"object": "list", "data": [model]})
         elif h.path == "/info":
             self.send_json(
                 h,
@@ -186,60 +182,20 @@ class TGIWireServer(_Server):
                     "model_device_type": "cpu",
                     "max_input_tokens": 1024,
                     "max_total_tokens": self.MAX_TOTAL_TOKENS,
-                    "version": "3.3.6 (tunebench test stand-in)",
+                    "version": "3.3.7 (tunebench test stand-in)",
                 },
             )
         else:
             super().handle_get(h)
 
     def handle_post(self, h, body):
-        if h.path == "/generate_stream":
-            self._generate_stream(h, body)
-        elif h.path == "/v1/chat/completions":
+        if h.path == "/v1/chat/completions":
             self._chat(h, body)
         else:
             super().handle_post(h, body)
 
     def _validation_error(self, h, message: str) -> None:
         self.send_json(h, 422, {"error": message, "error_type": "validation"})
-
-    def _generate_stream(self, h, body):
-        params = body.get("parameters") or {}
-        if params.get("temperature") is not None and params["temperature"] <= 0:
-            return self._validation_error(h, "`temperature` must be strictly positive")
-        max_new = int(params.get("max_new_tokens") or 20)
-        input_length = len(self.tokenizer(body["inputs"], add_special_tokens=False)["input_ids"])
-        if input_length + max_new > self.MAX_TOTAL_TOKENS:
-            return self._validation_error(
-                h,
-                f"`inputs` tokens + `max_new_tokens` must be <= {self.MAX_TOTAL_TOKENS}. "
-                f"Given: {input_length} `inputs` tokens and {max_new} `max_new_tokens`",
-            )
-        tokens = self.generate(body["inputs"], max_new, params.get("stop") or [])
-        self.start_sse(h)
-        generated = ""
-        for i, tok in enumerate(tokens):
-            last = i == len(tokens) - 1
-            if not tok["special"]:
-                generated += tok["text"]
-            details = (
-                {
-                    "finish_reason": self._finish(tokens, max_new),
-                    "generated_tokens": len(tokens),
-                    "seed": None,
-                    "input_length": input_length,
-                }
-                if last
-                else None
-            )
-            event = {
-                "index": i + 1,
-                "token": tok,
-                "top_tokens": None,
-                "generated_text": generated if last else None,
-                "details": details,
-            }
-            self.send_event(h, event)
 
     def _chat(self, h, body):
         if body.get("temperature") is not None and body["temperature"] < 0:
@@ -248,6 +204,13 @@ class TGIWireServer(_Server):
             body["messages"], tokenize=False, add_generation_prompt=True
         )
         max_new = int(body.get("max_tokens") or 20)
+        input_length = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if input_length + max_new > self.MAX_TOTAL_TOKENS:
+            return self._validation_error(
+                h,
+                f"`inputs` tokens + `max_new_tokens` must be <= {self.MAX_TOTAL_TOKENS}. "
+                f"Given: {input_length} `inputs` tokens and {max_new} `max_new_tokens`",
+            )
         tokens = self.generate(prompt, max_new, body.get("stop") or [])
         if not body.get("stream"):
             text = "".join(t["text"] for t in tokens if not t["special"])

@@ -1,5 +1,7 @@
-"""One question end to end through a real HTTP backend (an OpenAI-format server whose answers the
-test picks), real SQLite: the prompt sent, streaming, read-only execution and every error case."""
+"""One question end to end (`tunebench.serve.question`) through a real HTTP model server (an
+OpenAI-format server whose answers the test picks, reached with `tunebench.chat` as the app reaches
+vLLM, SGLang or TGI), real SQLite: the prompt sent, streaming, read-only execution on a sample
+database or on an empty database built from a pasted schema, and every error case."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ import hashlib
 import pytest
 
 from tests.serve.wire_servers import CannedOpenAIServer
+from tunebench.chat import open_chat_model
 from tunebench.local_server import free_port
 from tunebench.prompts import sql_messages
-from tunebench.serve.asker import DONE, ERROR, GENERATING, Asker
-from tunebench.serve.backends import make_backend
-from tunebench.serve.config import AppConfig, BackendConfig
+from tunebench.serve.config import AppConfig
+from tunebench.serve.question import DONE, ERROR, GENERATING, QuestionPipeline
 from tunebench.serve.sample_dbs import SampleDatabases
 from tunebench.sql_exec import execute_readonly
 
@@ -45,8 +47,9 @@ def samples(embedded):
     return SampleDatabases.load(embedded.data_dir)
 
 
-def asker_for(url: str, **limits) -> Asker:
-    return Asker(make_backend(BackendConfig(url=url)), AppConfig(**limits))
+def asker_for(url: str, **limits) -> QuestionPipeline:
+    # no `#name`: the server is asked which model it serves, as the app does with one-model servers
+    return QuestionPipeline(open_chat_model(url, max_retries=1, timeout_s=30), AppConfig(**limits))
 
 
 def last(steps):
@@ -118,24 +121,35 @@ def test_input_limits_are_enforced_before_the_model_is_asked(server, samples):
     assert not [r for r in server.requests if r["method"] == "POST"]
 
 
-def test_pasted_schema_must_be_create_table_statements(server):
+def test_pasted_schema_runs_on_an_empty_database_built_from_it(server):
     asker = asker_for(server.url)
     for schema, expected in {
-        "DROP TABLE students;": "only CREATE TABLE statements",
-        "CREATE TABLE (": "does not parse",
+        "DROP TABLE students;": 'the schema may contain only CREATE TABLE statements, not "DROP TABLE students"',
+        # the user's words, not sqlglot's rendering of them ("this IS DISTINCT FROM sql")
+        "this is not sql": 'the schema may contain only CREATE TABLE statements, not "this is not sql"',
+        "CREATE TABLE (": 'the schema does not parse as SQL: "CREATE TABLE ("',
         "": "choose a sample database or paste a schema",
     }.items():
         final = last(list(asker.run("names over 10", schema, None)))
-        assert final.failure == "input" and expected in final.message, final.message
+        assert (final.state, final.failure, final.message) == (ERROR, "input", expected)
     schema = "CREATE TABLE students (id INTEGER, name TEXT, grade INTEGER);"
     server.requests.clear()
     final = last(list(asker.run("names over 10", schema, None)))
-    assert final.state == DONE and final.sql == ANSWERS["names over 10"] and final.result is None
+    assert final.state == DONE and final.sql == ANSWERS["names over 10"]
+    assert final.result.columns == ["name"] and final.result.rows == []  # empty, but it ran
+    assert "empty database built from the pasted schema" in final.message
     assert server.requests[-1]["body"]["messages"] == sql_messages(schema, "names over 10")
+    # A column the pasted schema does not have is an SQL error now, not "nothing to run it on".
+    final = last(list(asker.run("bad column", schema, None)))
+    assert (final.state, final.failure) == (ERROR, "sql")
+    assert final.message == "SQL error: OperationalError: no such column: nope"
+    # The empty database is read-only like the samples: hostile SQL is refused there too.
+    final = last(list(asker.run("drop it", schema, None)))
+    assert final.failure == "sql" and "not authorized" in final.message
 
 
 def test_backend_down_is_one_readable_sentence(samples):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     final = last(list(asker_for(url).run("names over 10", samples.schema("school"), samples.path("school"))))
-    assert final.state == ERROR and final.failure == "backend"
-    assert final.message == f"model backend error: cannot reach the model server at {url}/v1 (is it running?)"
+    assert final.state == ERROR and final.failure == "model"
+    assert final.message == f"model error: cannot reach the model server at {url}/v1 (is it running?)"

@@ -1,0 +1,101 @@
+"""`python -m tunebench.serve` as a user starts it, with the model named by one spec: the merged folder
+(loaded in the app's process), the URL of a running `transformers serve`, and `--launch-local` (what
+`make serve` runs: `transformers serve` + the app, both stopped by Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from gradio_client import Client
+
+from tunebench.local_server import free_port
+
+pytestmark = pytest.mark.slow  # serves the model fine-tuned in this session
+
+
+def read_until(proc: subprocess.Popen, pattern: str, timeout_s: float) -> tuple[re.Match, str]:
+    deadline, seen = time.monotonic() + timeout_s, ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen += line
+        if m := re.search(pattern, seen):
+            return m, seen
+    raise AssertionError(f"{pattern!r} not printed in {timeout_s:.0f} s; output so far:\n{seen}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_app(embedded, *args: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "tunebench.serve",
+        *args,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(embedded.data_dir),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "TUNEBENCH_MODEL"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("where", ["folder", "transformers-serve"])
+def test_app_answers_with_the_model_a_spec_names(where, trained_run, tiny_server, embedded):
+    spec = str(trained_run.merged) if where == "folder" else f"{tiny_server.base_url}#{tiny_server.model}"
+    location = "in this process" if where == "folder" else tiny_server.base_url
+    proc, port = start_app(embedded, "--model", spec)
+    try:
+        read_until(proc, rf"model: {re.escape(str(trained_run.merged))} · {re.escape(location)} · live", 180)
+        read_until(proc, rf"tunebench demo: http://127\.0\.0\.1:{port}", 30)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        answer = client.predict(question="How many students are there?", database="school", api_name="/ask")
+        assert answer["model"] == spec and answer["sql"], answer  # the model wrote SQL, and it was run
+        assert answer["ok"] or answer["failure"] == "sql", answer
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        stop(proc)
+
+
+def test_launch_local_serves_the_model_and_stops_on_ctrl_c(trained_run, embedded):
+    proc, port = start_app(embedded, "--model", str(trained_run.merged), "--launch-local")
+    try:
+        served, _ = read_until(proc, r"model: (\S+) · http://127\.0\.0\.1:(\d+)/v1 · live", 180)
+        read_until(proc, rf"tunebench demo: http://127\.0\.0\.1:{port}", 30)
+        assert served.group(1) == str(trained_run.merged)
+        server_port = int(served.group(2))
+        health = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(api_name="/health")
+        assert "**live**" in health and str(trained_run.merged) in health
+        proc.send_signal(signal.SIGINT)
+        _, tail = read_until(proc, "stopped the app and transformers serve", 60)
+        assert proc.wait(timeout=30) == 0, tail
+        assert not port_open(port) and not port_open(server_port)
+    finally:
+        stop(proc)
+
+
+def test_a_spec_that_names_nothing_is_one_line(tmp_path, embedded):
+    proc, _ = start_app(embedded, "--model", str(tmp_path / "nothing-here"))
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "no such folder" in out and "Traceback" not in out
