@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # tunebench evaluation image: MT-Bench (answers + judge) and text-to-SQL execution accuracy.
 #
 #   docker compose --profile eval build eval          (or: make docker-build)
@@ -12,8 +11,12 @@
 
 ARG CUDA_VERSION=12.9.1
 ARG UBUNTU=ubuntu24.04
+# The base images are build arguments: the CUDA images by default; a machine without a registry
+# builds local ones (`make docker-local-bases`, docs/docker.md) and passes them here.
+ARG BUILD_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
+ARG RUNTIME_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
 
-FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU} AS build
+FROM ${BUILD_IMAGE} AS build
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu129
@@ -47,10 +50,10 @@ COPY serve ./serve
 # (python -P: do not import the source tree in the working directory instead of the installed package)
 # hadolint ignore=DL3013
 RUN pip install ".[${TUNEBENCH_EXTRAS}]" \
- && python -P -c "import torch, transformers, openai, matplotlib, fastchat, tunebench.evaluate; print('torch', torch.__version__)"
+ && python -P -c "import torch, transformers, openai, matplotlib, tunebench.evaluate.sql, tunebench.evaluate.mt_bench; print('torch', torch.__version__)"
 
 
-FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
+FROM ${RUNTIME_IMAGE}
 
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -82,4 +85,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 USER 1000:1000
 WORKDIR /workspace
+# A one-off job, not a server: healthy when its environment imports and the volumes are writable.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, tunebench.evaluate.sql, tunebench.evaluate.mt_bench; assert os.access('/models', os.W_OK) and os.access('/data', os.W_OK)"]
 CMD ["python", "-m", "tunebench.evaluate.mt_bench", "--help"]

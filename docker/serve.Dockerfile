@@ -1,15 +1,16 @@
-# syntax=docker/dockerfile:1
 # tunebench demo front end: the Gradio text-to-SQL app alone. No torch, no CUDA: the model runs in
-# the `tgi` (or `vllm`) service and the app talks to it over HTTP.
+# the `tgi` (or `vllm`, `sglang`) service and the app talks to it over HTTP (TUNEBENCH_MODEL, a URL).
 #
 #   docker compose build app                           (or: make docker-build)
 #   docker compose up                                  (the demo: tgi + app on http://localhost:7860)
 #
 # The [serve] extra is gradio, openai and huggingface_hub on top of tunebench's base (pyyaml, tqdm,
 # sqlglot); tests/docker resolves it and asserts that torch is not in it, and this build fails if
-# torch or transformers ever end up installed. Backends that need them (`inprocess`, `tgi-generate`)
-# are not available in this image; the app imports them only when chosen.
+# torch or transformers ever end up installed. A model folder loaded in process needs them: that is
+# not available in this image (tunebench.chat imports them only for a folder or hub id).
 
+# The base image is a build argument: python's official image by default; a machine without a
+# registry builds a local one (`make docker-local-bases`, docs/docker.md) and passes it here.
 ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

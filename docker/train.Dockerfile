@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # tunebench training image: TRL SFT + QLoRA (bitsandbytes) + FlashAttention-2 + DeepSpeed, on CUDA.
 #
 #   docker compose --profile train build train        (or: make docker-build)
@@ -17,8 +16,12 @@
 
 ARG CUDA_VERSION=12.9.1
 ARG UBUNTU=ubuntu24.04
+# The base images are build arguments: the CUDA images by default; a machine without a registry
+# builds local ones (`make docker-local-bases`, docs/docker.md) and passes them here.
+ARG BUILD_IMAGE=nvidia/cuda:${CUDA_VERSION}-devel-${UBUNTU}
+ARG RUNTIME_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
 
-FROM nvidia/cuda:${CUDA_VERSION}-devel-${UBUNTU} AS build
+FROM ${BUILD_IMAGE} AS build
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu129
@@ -79,7 +82,7 @@ RUN pip install ".[${TUNEBENCH_EXTRAS}]" "deepspeed==${DEEPSPEED_VERSION}" \
 
 
 
-FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
+FROM ${RUNTIME_IMAGE}
 
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -111,4 +114,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 USER 1000:1000
 WORKDIR /workspace
+# A one-off job, not a server: healthy when its environment imports and the volumes are writable.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, tunebench.train; assert os.access('/models', os.W_OK) and os.access('/data', os.W_OK)"]
 CMD ["python", "-m", "tunebench.train", "--config", "recipes/tiny-text-to-sql.yaml"]

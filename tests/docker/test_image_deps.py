@@ -86,9 +86,10 @@ def test_train_image_resolves_with_the_pinned_torch(resolved):
 def test_eval_image_resolves_with_the_pinned_torch(resolved):
     pkgs = resolved["eval"]
     assert pkgs["torch"].split("+")[0] == dockerfile_args(DOCKERFILES["eval"])["TORCH_VERSION"]
-    assert pkgs["fschat"] == "0.2.36"
     for name in ("openai", "matplotlib", "transformers", "tunebench"):
         assert name in pkgs, name
+    # the eval extra brings no training stack and no FastChat (a test oracle only)
+    assert not {"fschat", "trl", "bitsandbytes", "deepspeed"} & set(pkgs)
 
 
 def test_serve_image_resolves_without_torch(resolved):

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.docker.conftest import COMPOSE, COMPOSE_VLLM, DOCKERFILES, REPO, clean_env, run, tool
+from tests.docker.conftest import COMPOSE, COMPOSE_VLLM, DOCKERFILES, REPO, SERVER_FILES, clean_env, run, tool
 
 
 def hadolint(path) -> tuple[int, str]:
@@ -61,7 +61,7 @@ def test_hadolint_fails_on_a_broken_dockerfile(tmp_path, breakage, expected):
 def test_compose_files_validate_with_a_real_compose_binary(tmp_path):
     version = run([tool("docker-compose"), "version"])
     assert version.returncode == 0 and "Docker Compose version" in version.stdout
-    for files in ((COMPOSE,), (COMPOSE, COMPOSE_VLLM)):
+    for files in SERVER_FILES.values():
         rc, out = compose_check(REPO, *files)
         assert rc == 0, out
 
@@ -109,3 +109,4 @@ def test_make_docker_lint_runs_both_linters():
         assert f"docker/{name}.Dockerfile" in proc.stdout
     assert "-f compose.yaml config -q" in proc.stdout
     assert "-f compose.yaml -f compose.vllm.yaml config -q" in proc.stdout
+    assert "-f compose.yaml -f compose.sglang.yaml config -q" in proc.stdout
