@@ -47,7 +47,7 @@ def samples(embedded):
     return SampleDatabases.load(embedded.data_dir)
 
 
-def asker_for(url: str, **limits) -> QuestionPipeline:
+def pipeline_for(url: str, **limits) -> QuestionPipeline:
     # no `#name`: the server is asked which model it serves, as the app does with one-model servers
     return QuestionPipeline(open_chat_model(url, max_retries=1, timeout_s=30), AppConfig(**limits))
 
@@ -59,7 +59,7 @@ def last(steps):
 def test_prompt_is_the_training_prompt_and_sql_streams(server, samples):
     db = samples.path("school")
     server.requests.clear()
-    steps = list(asker_for(server.url).run("names over 10", samples.schema("school"), db))
+    steps = list(pipeline_for(server.url).run("names over 10", samples.schema("school"), db))
     body = [r for r in server.requests if r["method"] == "POST"][-1]["body"]
     assert body["messages"] == sql_messages(samples.schema("school"), "names over 10")
     assert body["stream"] is True and body["temperature"] == 0
@@ -73,7 +73,9 @@ def test_prompt_is_the_training_prompt_and_sql_streams(server, samples):
 
 
 def test_answer_is_cleaned_to_one_statement(server, samples):
-    final = last(list(asker_for(server.url).run("fenced", samples.schema("school"), samples.path("school"))))
+    final = last(
+        list(pipeline_for(server.url).run("fenced", samples.schema("school"), samples.path("school")))
+    )
     assert final.state == DONE and final.sql == "SELECT count(*) FROM teachers"
     assert final.result.columns == ["count(*)"] and final.result.rows[0][0] > 0
 
@@ -82,7 +84,7 @@ def test_answer_is_cleaned_to_one_statement(server, samples):
 def test_hostile_sql_is_refused_and_the_database_is_unchanged(server, samples, question):
     db = samples.path("school")
     before = hashlib.sha256(db.read_bytes()).hexdigest()
-    final = last(list(asker_for(server.url).run(question, samples.schema("school"), db)))
+    final = last(list(pipeline_for(server.url).run(question, samples.schema("school"), db)))
     assert final.state == ERROR and final.failure == "sql"
     assert "read-only" in final.message and "not authorized" in final.message
     assert final.sql == HOSTILE[question]
@@ -92,20 +94,20 @@ def test_hostile_sql_is_refused_and_the_database_is_unchanged(server, samples, q
 
 def test_sql_error_timeout_and_row_cap(server, samples):
     db, schema = samples.path("school"), samples.schema("school")
-    asker = asker_for(server.url, sql_timeout_s=0.3, max_rows=3)
-    bad = last(list(asker.run("bad column", schema, db)))
+    pipeline = pipeline_for(server.url, sql_timeout_s=0.3, max_rows=3)
+    bad = last(list(pipeline.run("bad column", schema, db)))
     assert bad.state == ERROR and bad.message == "SQL error: OperationalError: no such column: nope"
-    slow = last(list(asker.run("forever", schema, db)))
+    slow = last(list(pipeline.run("forever", schema, db)))
     assert slow.state == ERROR and slow.message == "the query was stopped after 0.3 s (time limit)"
-    capped = last(list(asker.run("all students", schema, db)))
+    capped = last(list(pipeline.run("all students", schema, db)))
     assert capped.state == DONE and len(capped.result.rows) == 3
     assert "only the first 3 are shown" in capped.message
-    empty = last(list(asker.run("empty", schema, db)))
+    empty = last(list(pipeline.run("empty", schema, db)))
     assert empty.state == ERROR and empty.failure == "model"
 
 
 def test_input_limits_are_enforced_before_the_model_is_asked(server, samples):
-    asker = asker_for(server.url, max_question_chars=50, max_schema_chars=300)
+    pipeline = pipeline_for(server.url, max_question_chars=50, max_schema_chars=300)
     server.requests.clear()
     schema = samples.schema("school")
     cases = {
@@ -113,16 +115,16 @@ def test_input_limits_are_enforced_before_the_model_is_asked(server, samples):
         "   ": "type a question first",
     }
     for question, message in cases.items():
-        final = last(list(asker.run(question, schema, samples.path("school"))))
+        final = last(list(pipeline.run(question, schema, samples.path("school"))))
         assert (final.state, final.failure, final.message) == (ERROR, "input", message)
     too_long_schema = "CREATE TABLE t (a INTEGER);\n" * 20
-    final = last(list(asker.run("names over 10", too_long_schema, None)))
+    final = last(list(pipeline.run("names over 10", too_long_schema, None)))
     assert final.failure == "input" and "schema is too long" in final.message
     assert not [r for r in server.requests if r["method"] == "POST"]
 
 
 def test_pasted_schema_runs_on_an_empty_database_built_from_it(server):
-    asker = asker_for(server.url)
+    pipeline = pipeline_for(server.url)
     for schema, expected in {
         "DROP TABLE students;": 'the schema may contain only CREATE TABLE statements, not "DROP TABLE students"',
         # the user's words, not sqlglot's rendering of them ("this IS DISTINCT FROM sql")
@@ -130,26 +132,28 @@ def test_pasted_schema_runs_on_an_empty_database_built_from_it(server):
         "CREATE TABLE (": 'the schema does not parse as SQL: "CREATE TABLE ("',
         "": "choose a sample database or paste a schema",
     }.items():
-        final = last(list(asker.run("names over 10", schema, None)))
+        final = last(list(pipeline.run("names over 10", schema, None)))
         assert (final.state, final.failure, final.message) == (ERROR, "input", expected)
     schema = "CREATE TABLE students (id INTEGER, name TEXT, grade INTEGER);"
     server.requests.clear()
-    final = last(list(asker.run("names over 10", schema, None)))
+    final = last(list(pipeline.run("names over 10", schema, None)))
     assert final.state == DONE and final.sql == ANSWERS["names over 10"]
     assert final.result.columns == ["name"] and final.result.rows == []  # empty, but it ran
     assert "empty database built from the pasted schema" in final.message
     assert server.requests[-1]["body"]["messages"] == sql_messages(schema, "names over 10")
     # A column the pasted schema does not have is an SQL error now, not "nothing to run it on".
-    final = last(list(asker.run("bad column", schema, None)))
+    final = last(list(pipeline.run("bad column", schema, None)))
     assert (final.state, final.failure) == (ERROR, "sql")
     assert final.message == "SQL error: OperationalError: no such column: nope"
     # The empty database is read-only like the samples: hostile SQL is refused there too.
-    final = last(list(asker.run("drop it", schema, None)))
+    final = last(list(pipeline.run("drop it", schema, None)))
     assert final.failure == "sql" and "not authorized" in final.message
 
 
 def test_backend_down_is_one_readable_sentence(samples):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    final = last(list(asker_for(url).run("names over 10", samples.schema("school"), samples.path("school"))))
+    final = last(
+        list(pipeline_for(url).run("names over 10", samples.schema("school"), samples.path("school")))
+    )
     assert final.state == ERROR and final.failure == "model"
     assert final.message == f"model error: cannot reach the model server at {url}/v1 (is it running?)"
