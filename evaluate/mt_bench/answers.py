@@ -23,6 +23,12 @@ from tunebench.atomic_io import atomic_write_jsonl
 from tunebench.chat import ChatModel, ModelSpec
 from tunebench.evaluate.mt_bench.config import API_SYSTEM_MESSAGE, AnswerConfig
 from tunebench.evaluate.mt_bench.data import load_answers, temperature_for
+from tunebench.evaluate.mt_bench.fingerprints import (
+    answer_fingerprint,
+    digest,
+    model_fingerprint,
+    set_aside,
+)
 from tunebench.jsonl import JsonlAppender, read_jsonl
 from tunebench.paths import RunPaths
 
@@ -79,28 +85,62 @@ class AnswerStats:
     model_id: str
     path: str
     written: int = 0
-    skipped: int = 0  # already on disk
+    skipped: int = 0  # already on disk, from the same model and settings
+    stale: int = 0  # on disk from another model or settings: set aside and answered again
+    stale_file: str | None = None
     wall_s: float = 0.0
 
 
-def pending(questions: list[dict], path: Path) -> list[dict]:
-    """The questions without a complete answer in `path`."""
+def fingerprint_of(model: ChatModel) -> dict:
+    """What identifies the model that answers (see fingerprints.py); settings are added per answer."""
+    spec = model.spec
+    if spec.is_server:
+        return model_fingerprint("server", spec.ref, served_name=model.served_name)
+    return model_fingerprint(
+        spec.kind, spec.ref, revision=hub_revision(spec.ref) if spec.kind == "hub" else None
+    )
+
+
+def hub_revision(repo_id: str) -> str | None:
+    """The commit of the hub snapshot a model was loaded from (its folder name in the HF cache)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True)).name
+    except Exception:  # noqa: BLE001 - not in the cache as a snapshot: the id alone identifies it
+        return None
+
+
+def pending(questions: list[dict], path: Path, fingerprint_for=None) -> tuple[list[dict], list[dict]]:
+    """(questions without a complete, current answer in `path`, rows of `path` that are stale)."""
     done = load_answers(path) if path.exists() else {}
-    return [
+    stale = []
+    if fingerprint_for is not None:
+        wanted = {q["question_id"]: q for q in questions}
+        stale = [
+            row
+            for qid, row in done.items()
+            if qid in wanted and row.get("fingerprint") != fingerprint_for(wanted[qid])
+        ]
+        for row in stale:
+            del done[row["question_id"]]
+    todo = [
         q
         for q in questions
         if q["question_id"] not in done
         or len(done[q["question_id"]]["choices"][0]["turns"]) != len(q["turns"])
     ]
+    return todo, stale
 
 
-def answer_record(question: dict, model_id: str, turns: list[str]) -> dict:
+def answer_record(question: dict, model_id: str, turns: list[str], fingerprint: str | None) -> dict:
     return {
         "question_id": question["question_id"],
         "answer_id": uuid.uuid4().hex[:22],  # FastChat writes a 22-character shortuuid
         "model_id": model_id,
         "choices": [{"index": 0, "turns": turns}],
         "tstamp": time.time(),
+        "fingerprint": fingerprint,  # an extra field: FastChat's readers ignore it
     }
 
 
@@ -110,13 +150,23 @@ def reorg_answer_file(path: Path) -> None:
     atomic_write_jsonl(path, [rows[k] for k in sorted(rows)])
 
 
-def import_answers(source: AnswerSource, answer_dir: Path) -> Path:
-    """Copy pre-written answers (e.g. FastChat's) in under this model id; the file itself if it is there."""
+def import_answers(source: AnswerSource, answer_dir: Path) -> tuple[Path, int, Path | None]:
+    """Copy pre-written answers (e.g. FastChat's) in under this model id, each row fingerprinted by the
+    file's content hash. Returns (path, stale rows set aside, where they went)."""
     path = Path(answer_dir) / f"{source.model_id}.jsonl"
-    if source.answer_file is not None and Path(source.answer_file).resolve() != path.resolve():
-        rows = [dict(r, model_id=source.model_id) for r in load_answers(source.answer_file).values()]
-        atomic_write_jsonl(path, rows)
-    return path
+    if source.answer_file is None or Path(source.answer_file).resolve() == path.resolve():
+        return path, 0, None
+    fingerprint = digest(model_fingerprint("answers", str(source.answer_file)))
+    rows = load_answers(source.answer_file)
+    on_disk = read_jsonl(path) if path.exists() else []
+    stale = [r for r in on_disk if r.get("fingerprint") != fingerprint]
+    if on_disk and not stale:
+        return path, 0, None  # the same file as last time: nothing to do
+    aside = set_aside(path, stale, []) if stale else None
+    atomic_write_jsonl(
+        path, [dict(r, model_id=source.model_id, fingerprint=fingerprint) for r in rows.values()]
+    )
+    return path, len(stale), aside
 
 
 def system_prefix(model: ChatModel, cfg: AnswerConfig) -> list[dict]:
@@ -134,22 +184,35 @@ def generate_answers(
     answer_dir: Path,
     cfg: AnswerConfig = AnswerConfig(),
     *,
+    fingerprint: dict | None = None,
     progress: bool = True,
 ) -> AnswerStats:
-    """Write answer_dir/<model_id>.jsonl for every question not already answered there."""
+    """Write answer_dir/<model_id>.jsonl for every question without a current answer there. With the
+    model's `fingerprint`, answers another model (or other settings) wrote are set aside and redone."""
     from tqdm.auto import tqdm
 
     path = Path(answer_dir) / f"{model_id}.jsonl"
     stats = AnswerStats(model_id, str(path))
     t0 = time.perf_counter()
-    todo = pending(questions, path)
+    prefix = system_prefix(model, cfg)
+
+    def fingerprint_for(q: dict) -> str | None:
+        if fingerprint is None:
+            return None
+        settings = cfg.settings(temperature_for(q["category"])).to_json()
+        return answer_fingerprint(fingerprint, {**settings, "system": prefix, "dtype": cfg.dtype})
+
+    todo, stale = pending(questions, path, fingerprint_for if fingerprint is not None else None)
+    if stale:
+        stale_ids = {r["question_id"] for r in stale}
+        keep = [r for r in read_jsonl(path) if r["question_id"] not in stale_ids]
+        stats.stale, stats.stale_file = len(stale), str(set_aside(path, stale, keep))
     stats.skipped = len(questions) - len(todo)
     by_temperature: dict[float, list[dict]] = {}
     for q in todo:
         by_temperature.setdefault(temperature_for(q["category"]), []).append(q)
     # A chunk is what one generate() call per turn covers: a killed run loses at most one chunk.
     chunk_size = max(cfg.batch_size, cfg.concurrency)
-    prefix = system_prefix(model, cfg)
     bar = tqdm(total=len(todo), desc=f"answers {model_id}", unit="question", disable=not progress)
     with JsonlAppender(path) as out:
         for temperature, group in by_temperature.items():
@@ -166,7 +229,7 @@ def generate_answers(
                         conversations[i].append({"role": "assistant", "content": text})
                 for q, conv in zip(chunk, conversations, strict=True):
                     turns = [m["content"] for m in conv if m["role"] == "assistant"]
-                    out.write(answer_record(q, model_id, turns))
+                    out.write(answer_record(q, model_id, turns, fingerprint_for(q)))
                     stats.written += 1
                 bar.update(len(chunk))
     bar.close()

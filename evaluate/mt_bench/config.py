@@ -107,7 +107,9 @@ def resolve_judge(
     if base_url:
         key_env, base_url = key_env or "JUDGE_API_KEY", normalize_base_url(base_url)
     else:
-        key_env, base_url = key_env or "OPENAI_API_KEY", OPENAI_BASE_URL
+        # OPENAI_BASE_URL is the openai client's own setting (a proxy, a gateway): honoured here too.
+        key_env = key_env or "OPENAI_API_KEY"
+        base_url = normalize_base_url(os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL)
         if require_key and not os.environ.get(key_env):
             raise NoJudgeError(
                 f"no judge configured, nothing was spent: the judge `{model}` on OpenAI needs {key_env}.\n"

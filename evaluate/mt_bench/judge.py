@@ -25,6 +25,7 @@ from tunebench.atomic_io import atomic_write_jsonl
 from tunebench.chat import map_bounded
 from tunebench.evaluate.mt_bench.config import JudgeConfig
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
+from tunebench.evaluate.mt_bench.fingerprints import judgment_inputs, set_aside
 from tunebench.evaluate.mt_bench.matches import (
     Match,
     game_winner,
@@ -47,6 +48,7 @@ class FatalJudgeError(RuntimeError):
 class JudgeStats:
     matches: int = 0
     already_done: int = 0
+    stale: int = 0
     calls: int = 0
     api_errors: int = 0
     parse_errors: int = 0
@@ -66,31 +68,27 @@ def _key_of(row: dict, pairwise: bool) -> tuple:
     return (row["question_id"], row["model"], row["turn"])
 
 
+def games_of(match: Match) -> tuple[int, ...]:
+    return (1, 2) if match.pairwise else (0,)
+
+
 class JudgmentStore:
-    """What is on disk: finished games (FastChat file + journal) and the files to append to."""
+    """What is on disk: the FastChat file's latest line per match, the journal's finished games, and
+    which of them still hold for a match's current inputs (`fingerprints.judgment_inputs`)."""
 
     def __init__(self, out_dir: Path, judge_id: str, pairwise: bool):
         self.pairwise = pairwise
         self.path = judgment_file(out_dir, judge_id, pairwise)
         self.journal = self.path.parent / "journal" / self.path.name
-        self.done: dict[tuple, dict] = {}  # (match key, game) -> game record
-        self.complete: set[tuple] = set()
-        for row in read_jsonl(self.path):
-            key = _key_of(row, pairwise)
-            games = {g: self._game_from_line(row, g) for g in ((1, 2) if pairwise else (0,))}
-            for g, rec in games.items():
-                if rec["judgment"] != API_ERROR_OUTPUT:
-                    self.done[(key, g)] = rec
-            if all(rec["judgment"] != API_ERROR_OUTPUT for rec in games.values()):
-                self.complete.add(key)
-        for row in read_jsonl(self.journal):
-            key = tuple(row["key"])
-            if row["judgment"] != API_ERROR_OUTPUT:
-                self.done.setdefault((key, row["game"]), row)
+        self.rows: dict[tuple, dict] = {_key_of(r, pairwise): r for r in read_jsonl(self.path)}
+        self.journal_games: dict[tuple, dict] = {}  # (match key, game) -> game record
+        for rec in read_jsonl(self.journal):
+            if rec["judgment"] != API_ERROR_OUTPUT:
+                self.journal_games[(tuple(rec["key"]), rec["game"])] = rec
 
     def _game_from_line(self, row: dict, game: int) -> dict:
         if not self.pairwise:
-            return {k: row.get(k) for k in ("user_prompt", "judgment", "score", "error", "usage")}
+            return {k: row.get(k) for k in ("user_prompt", "judgment", "score", "error", "usage", "inputs")}
         p = f"g{game}_"
         return {
             "user_prompt": row[p + "user_prompt"],
@@ -98,16 +96,60 @@ class JudgmentStore:
             "winner": row[p + "winner"],
             "error": row.get(p + "error"),
             "usage": row.get(p + "usage"),
+            "inputs": row.get("inputs"),
         }
 
-    def is_complete(self, match: Match) -> bool:
-        if match.key in self.complete:
+    def is_current(self, row: dict, match: Match, inputs: str) -> bool:
+        if "inputs" in row:
+            return row["inputs"] == inputs
+        # A line written before inputs were recorded: current when it showed the judge the same prompt.
+        game = games_of(match)[0]
+        shown = row.get("g1_user_prompt" if match.pairwise else "user_prompt")
+        system, user = render_pair(match, game) if match.pairwise else render_single(match)
+        return shown == user
+
+    def games_on_disk(self, match: Match, inputs: str) -> dict[int, dict]:
+        """The finished games of `match` for these inputs (API errors are not finished)."""
+        games = {}
+        row = self.rows.get(match.key)
+        if row is not None and self.is_current(row, match, inputs):
+            for g in games_of(match):
+                rec = self._game_from_line(row, g)
+                if rec["judgment"] != API_ERROR_OUTPUT:
+                    games[g] = rec
+        for g in games_of(match):
+            rec = self.journal_games.get((match.key, g))
+            if rec is not None and rec.get("inputs") == inputs:
+                games.setdefault(g, rec)
+        return games
+
+    def is_complete(self, match: Match, inputs: str) -> bool:
+        if len(self.games_on_disk(match, inputs)) == len(games_of(match)):
             return True
         if not self.pairwise:
             return False
         # The same pair judged the other way round (pairwise-all vs -baseline) already holds both orders.
         q, m1, m2, turn = match.key
-        return (q, m2, m1, turn) in self.complete
+        row = self.rows.get((q, m2, m1, turn))
+        return (
+            row is not None
+            and row.get("inputs") == inputs
+            and API_ERROR_OUTPUT not in (row["g1_judgment"], row["g2_judgment"])
+        )
+
+    def stale_rows(self, matches: list[Match], inputs: dict[tuple, str]) -> list[dict]:
+        """Lines of these matches judged on other inputs (the answers, reference or prompt changed)."""
+        return [
+            self.rows[m.key]
+            for m in matches
+            if m.key in self.rows and not self.is_current(self.rows[m.key], m, inputs[m.key])
+        ]
+
+    def set_aside(self, stale: list[dict]) -> Path | None:
+        keys = {_key_of(r, self.pairwise) for r in stale}
+        for k in keys:
+            del self.rows[k]
+        return set_aside(self.path, stale, list(self.rows.values()))
 
     def compact(self) -> None:
         """One line per match (the latest), atomically; FastChat's readers then count each once."""
@@ -145,7 +187,7 @@ def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[str, dic
     return API_ERROR_OUTPUT, None, f"{type(last).__name__}: {last}"
 
 
-def _pair_line(match: Match, cfg: JudgeConfig, games: dict[int, dict]) -> dict:
+def _pair_line(match: Match, cfg: JudgeConfig, games: dict[int, dict], inputs: str) -> dict:
     q, m1, m2, turn = match.key
     line = {
         "question_id": q,
@@ -164,10 +206,11 @@ def _pair_line(match: Match, cfg: JudgeConfig, games: dict[int, dict]) -> dict:
     for g in (1, 2):  # extra fields; FastChat's readers ignore them
         line[f"g{g}_error"] = games[g].get("error")
         line[f"g{g}_usage"] = games[g].get("usage")
+    line["inputs"] = inputs
     return line
 
 
-def _single_line(match: Match, cfg: JudgeConfig, rec: dict) -> dict:
+def _single_line(match: Match, cfg: JudgeConfig, rec: dict, inputs: str) -> dict:
     q, model, turn = match.key
     return {
         "question_id": q,
@@ -180,18 +223,24 @@ def _single_line(match: Match, cfg: JudgeConfig, rec: dict) -> dict:
         "tstamp": time.time(),
         "error": rec.get("error"),
         "usage": rec.get("usage"),
+        "inputs": inputs,
     }
 
 
-def plan(matches: list[Match], store: JudgmentStore) -> list[tuple[Match, list[int]]]:
+def match_inputs(matches: list[Match], cfg: JudgeConfig) -> dict[tuple, str]:
+    return {m.key: judgment_inputs(cfg.endpoint.model, m) for m in matches}
+
+
+def plan(
+    matches: list[Match], store: JudgmentStore, inputs: dict[tuple, str]
+) -> list[tuple[Match, list[int]]]:
     """The games still to play: (match, missing games); complete matches cost nothing."""
     todo = []
     for m in matches:
-        if store.is_complete(m):
+        if store.is_complete(m, inputs[m.key]):
             continue
-        games = (1, 2) if m.pairwise else (0,)
-        missing = [g for g in games if (m.key, g) not in store.done]
-        todo.append((m, missing))
+        on_disk = store.games_on_disk(m, inputs[m.key])
+        todo.append((m, [g for g in games_of(m) if g not in on_disk]))
     return todo
 
 
@@ -203,13 +252,16 @@ def render_game(match: Match, game: int, cfg: JudgeConfig) -> tuple[str, list[di
 def estimate(matches: list[Match], out_dir: Path, cfg: JudgeConfig) -> dict:
     """Calls and tokens a run would spend, before spending (about 4 characters per token)."""
     pairwise = bool(matches) and matches[0].pairwise
-    todo = plan(matches, JudgmentStore(out_dir, cfg.judge_id, pairwise))
+    store = JudgmentStore(out_dir, cfg.judge_id, pairwise)
+    inputs = match_inputs(matches, cfg)
+    todo = plan(matches, store, inputs)
     calls = sum(len(g) for _, g in todo)
     chars = sum(sum(len(x["content"]) for x in render_game(m, g, cfg)[1]) for m, games in todo for g in games)
     return {
         "judge": cfg.endpoint.model,
         "matches": len(matches),
         "matches_already_judged": len(matches) - len(todo),
+        "matches_stale": len(store.stale_rows(matches, inputs)),
         "calls": calls,
         "est_prompt_tokens": chars // 4,
         "est_completion_tokens": calls * min(ASSUMED_JUDGMENT_TOKENS, cfg.max_tokens),
@@ -221,8 +273,8 @@ class _Player:
     """Plays games on worker threads (`map_bounded`); writes each finished game to the journal and each
     match whose games are all done to the FastChat file, under one lock."""
 
-    def __init__(self, store: JudgmentStore, cfg: JudgeConfig, stats: JudgeStats):
-        self.store, self.cfg, self.stats = store, cfg, stats
+    def __init__(self, store: JudgmentStore, cfg: JudgeConfig, stats: JudgeStats, inputs: dict[tuple, str]):
+        self.store, self.cfg, self.stats, self.inputs = store, cfg, stats, inputs
         self.client = cfg.endpoint.client()  # one client (one connection pool) for every thread
         self.lock = threading.Lock()
         self.stop = threading.Event()  # set by a fatal error: the games not yet started are skipped
@@ -241,6 +293,7 @@ class _Player:
             self.stop.set()
             raise
         rec = {"user_prompt": user, "judgment": text, "error": error, "usage": usage}
+        rec["inputs"] = self.inputs[match.key]
         if match.pairwise:
             verdict = "error" if error else parse_pair_verdict(text, match.prompt["output_format"])
             rec["winner"] = game_winner(verdict, game)
@@ -273,12 +326,12 @@ class _Player:
         s.parse_errors += int(unparseable)
 
     def _finish(self, match: Match, played: dict[int, dict]) -> None:
-        games = {g: self.store.done[(match.key, g)] for g in (1, 2, 0) if (match.key, g) in self.store.done}
-        games.update(played)
+        inputs = self.inputs[match.key]
+        games = {**self.store.games_on_disk(match, inputs), **played}
         if match.pairwise:
-            self.lines.write(_pair_line(match, self.cfg, games))
+            self.lines.write(_pair_line(match, self.cfg, games, inputs))
         else:
-            self.lines.write(_single_line(match, self.cfg, games[0]))
+            self.lines.write(_single_line(match, self.cfg, games[0], inputs))
 
     def close(self) -> None:
         self.lines.close()
@@ -294,11 +347,19 @@ def run_judging(
     if not matches:
         return JudgeStats()
     store = JudgmentStore(out_dir, cfg.judge_id, matches[0].pairwise)
-    todo = plan(matches, store)
-    stats = JudgeStats(matches=len(matches), already_done=len(matches) - len(todo))
+    inputs = match_inputs(matches, cfg)
+    stale = store.stale_rows(matches, inputs)
+    if stale:
+        aside = store.set_aside(stale)
+        print(
+            f"judgments: {len(stale)} stale (judged on other answers, references or prompts), "
+            f"kept in {aside}; judging them again"
+        )
+    todo = plan(matches, store, inputs)
+    stats = JudgeStats(matches=len(matches), already_done=len(matches) - len(todo), stale=len(stale))
     t0 = time.perf_counter()
     if todo:
-        player = _Player(store, cfg, stats)
+        player = _Player(store, cfg, stats, inputs)
         games = [(m, g, len(missing)) for m, missing in todo for g in missing]
         try:
             map_bounded(

@@ -12,6 +12,7 @@ from tunebench.evaluate.mt_bench.answers import (
     AnswerSource,
     AnswerStats,
     default_model_id,
+    fingerprint_of,
     generate_answers,
     import_answers,
     pending,
@@ -72,21 +73,32 @@ def answers_for(
     answer_dir = Path(out) / "model_answer"
     source = resolve_source(spec, answer_dir, model_id)
     if source.spec is None:
-        path = import_answers(source, answer_dir)
-        missing = pending(qs.questions, path)
+        path, stale, aside = import_answers(source, answer_dir)
+        if stale:
+            print(
+                f"answers {source.model_id}: {stale} stale (another answer file was given), kept in {aside}"
+            )
+        missing, _ = pending(qs.questions, path)
         if missing:
             raise MissingDataError(
                 f"{path}: no answers to {len(missing)} question(s) "
                 f"(ids {[q['question_id'] for q in missing[:10]]}) and no model to generate them"
             )
-        print(f"answers {source.model_id}: {len(qs.questions)} already on disk → {path}")
+        print(f"answers {source.model_id}: {len(qs.questions)} on disk → {path}")
         return source.model_id
     model = open_model(source, cfg)
     try:
         mid = model_id_of(source, model)
-        stats: AnswerStats = generate_answers(qs.questions, model, mid, answer_dir, cfg, progress=progress)
+        stats: AnswerStats = generate_answers(
+            qs.questions, model, mid, answer_dir, cfg, fingerprint=fingerprint_of(model), progress=progress
+        )
     finally:
         model.close()
+    if stats.stale:
+        print(
+            f"answers {mid}: {stats.stale} stale (written by another version of the model or other "
+            f"settings), kept in {stats.stale_file}; answered again"
+        )
     print(
         f"answers {mid}: {stats.written} written, {stats.skipped} already on disk "
         f"({stats.wall_s} s) → {stats.path}"
@@ -183,7 +195,14 @@ def results(cmd: ResultsCommand) -> dict[str, Path]:
             "(results are left as they were)"
         )
     baseline = cmd.baseline if cmd.mode == "pairwise-baseline" else None
-    res = compute_results(path, qs.questions, mode=cmd.mode, baseline=baseline, smoke=cmd.smoke)
+    res = compute_results(
+        path,
+        qs.questions,
+        mode=cmd.mode,
+        baseline=baseline,
+        smoke=cmd.smoke,
+        answer_dir=cmd.out / "model_answer",
+    )
     if not res["rows"]:
         raise MissingDataError(f"{path}: no judgments for these questions (results are left as they were)")
     return write_results(res, cmd.out)

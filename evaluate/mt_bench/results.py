@@ -154,7 +154,9 @@ def compute_results(
     baseline: str | None = None,
     models: list[str] | None = None,
     smoke: bool = False,
+    answer_dir: Path | None = None,
 ) -> dict:
+    """FastChat's numbers from the judgment file; with `answer_dir`, length and position beside them."""
     pairwise = mode != "single"
     rows = read_jsonl(judgment_path)
     if models:
@@ -167,6 +169,18 @@ def compute_results(
         if pairwise
         else (single_results(rows, qmap))
     )
+    if pairwise and answer_dir is not None:
+        from tunebench.evaluate.mt_bench.data import load_answers
+        from tunebench.evaluate.mt_bench.length_position import length_and_position, opponent_lengths
+
+        ids = {m for r in rows for m in (r["model_1"], r["model_2"])}
+        answers = {
+            m: load_answers(answer_dir / f"{m}.jsonl") for m in ids if (answer_dir / f"{m}.jsonl").exists()
+        }
+        extra = length_and_position(rows, answers, baseline if mode == "pairwise-baseline" else None)
+        for m, entry in extra.items():
+            body["models"].setdefault(m, {"by_turn": {}, "by_category": {}})["length_position"] = entry
+        body["mean_length_chars"] = opponent_lengths(rows, answers)
     judges = sorted({r["judge"][0] for r in rows})
     return {
         "smoke": smoke,
@@ -186,8 +200,36 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
-def _ci(ci) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "–"
+def _ci(ci, digits: int = 3) -> str:
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "–"
+
+
+def _length_position_table(res: dict) -> list[str]:
+    rows = [(m, s["length_position"]) for m, s in res["models"].items() if "length_position" in s]
+    if not rows:
+        return []
+    out = [
+        "",
+        "Beside FastChat's numbers (not in FastChat; 95% bootstrap intervals): answer length in characters, "
+        "position consistency (share of pairs whose two orders agree) and the length-controlled win rate "
+        "(logistic regression of the outcome on the length difference, read at zero difference).",
+        "",
+        "| model | mean length | 95% CI | position-consistent | 95% CI | length-controlled win rate | 95% CI |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m, e in rows:
+        out.append(
+            f"| {m} | {_fmt(e['mean_length_chars'])} | {_ci(e['ci95_mean_length_chars'], 1)} | "
+            f"{_fmt(e['position_consistency'])} | {_ci(e['ci95_position_consistency'])} | "
+            f"{_fmt(e['length_controlled_win_rate'])} | {_ci(e['ci95_length_controlled_win_rate'])} |"
+        )
+    lengths = res.get("mean_length_chars") or {}
+    if lengths:
+        out += [
+            "",
+            "Mean answer length of every model judged: " + ", ".join(f"{m} {n}" for m, n in lengths.items()),
+        ]
+    return out
 
 
 def render_markdown(res: dict, plots: list[str]) -> str:
@@ -224,6 +266,7 @@ def render_markdown(res: dict, plots: list[str]) -> str:
             f"Rows dropped for an error in either game: {res['error_rows']} of {res['rows']}. "
             f"Position-inconsistent pairs (counted as ties): {res['position_inconsistent_rows']}.",
         ]
+        out += _length_position_table(res)
         metric = "win_rate_adjusted"
     for scope, title in (("by_turn", "turn"), ("by_category", "category")):
         names = sorted({k for s in models.values() for k in s[scope]})

@@ -175,3 +175,26 @@ def test_smoke_chain_on_the_tiny_model(tiny_server, embedded, tmp_path):
     (model,) = res["models"]
     m = res["models"][model]
     assert m["win"] + m["loss"] + m["tie"] + m["errors"] == 6
+
+
+def test_api_answerer_key_from_the_variable_a_flag_names(tmp_path, monkeypatch):
+    """`answers --model URL#name --api-key-env VAR`: the key goes to the server from VAR, never to a
+    file; the API model gets FastChat's system message."""
+    from tunebench.evaluate.mt_bench import cli as mt_bench
+
+    monkeypatch.setenv("ANSWERER_KEY", "sk-answerer-secret-91")
+    standin = StandInJudge()
+    server, url = standin.serve()
+    try:
+        questions = write_sample_questions(tmp_path / "questions")
+        out = tmp_path / "out"
+        args = ["answers", "--model", f"{url}#gpt-4o-mini", "--api-key-env", "ANSWERER_KEY"]
+        args += ["--questions-dir", str(questions), "--out", str(out), "--first-n", "2"]
+        assert mt_bench.main(args) == 0
+        assert standin.auth == {"Bearer sk-answerer-secret-91"}
+        assert {b["messages"][0]["content"] for b in standin.bodies} == {"You are a helpful assistant."}
+        assert_fastchat_answers(out / "model_answer" / "gpt-4o-mini.jsonl", "gpt-4o-mini", [1, 2])
+        assert not any(b"sk-answerer-secret-91" in f.read_bytes() for f in out.rglob("*") if f.is_file())
+    finally:
+        server.shutdown()
+        server.server_close()
