@@ -1,0 +1,84 @@
+"""Every preference recipe parses into TRL's config for its trainer (without downloading anything), and the
+Zephyr one keeps alignment-handbook's QLoRA DPO settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tunebench.preference_formats import PREFERENCE_FORMATS
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = sorted((REPO / "recipes" / "preference").glob("*.yaml"))
+CPU = ["--use_cpu=true", "--bf16=false", "--tf32=false", "--optim=adamw_torch"]
+
+
+def _parse(recipe, *extra):
+    from tunebench.train.preference import parse
+
+    return parse(["--config", str(recipe), *CPU, *extra])
+
+
+def test_the_promised_preference_recipes_exist():
+    assert {p.name for p in RECIPES} >= {
+        "zephyr-7b-dpo-ultrafeedback.yaml",
+        "codellama-7b-text-to-sql-dpo.yaml",
+        "tiny-text-to-sql-dpo.yaml",
+    }
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_parses_into_its_trainers_config(recipe, monkeypatch):
+    from trl import DPOConfig
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False, raising=False)
+    kind, tb, cfg, model, resolved = _parse(recipe)
+    raw = yaml.safe_load(recipe.read_text())
+    assert set(raw) <= set(resolved), "every key of the recipe belongs to a known dataclass"
+    assert kind == raw["trainer"] == "dpo" and isinstance(cfg, DPOConfig) and tb.trainer == "dpo"
+    assert tb.dataset_format in PREFERENCE_FORMATS
+    assert cfg.output_dir.startswith("models/") and Path(cfg.output_dir).name == recipe.stem
+    assert model.use_peft and model.lora_target_modules in ("all-linear", ["all-linear"])
+    if "7b" in recipe.stem:
+        assert model.load_in_4bit and model.bnb_4bit_quant_type == "nf4" and raw["bf16"] is True
+        assert raw["dtype"] == "bfloat16" and raw["attn_implementation"] == "auto"
+    else:  # the CPU recipe starts from the tiny SFT run's merged model
+        assert model.model_name_or_path == "models/tiny-text-to-sql/merged" and raw["use_cpu"] is True
+
+
+def test_zephyr_recipe_keeps_the_handbook_qlora_dpo_settings():
+    raw = yaml.safe_load((REPO / "recipes" / "preference" / "zephyr-7b-dpo-ultrafeedback.yaml").read_text())
+    assert (raw["lora_r"], raw["lora_alpha"], raw["beta"], raw["learning_rate"]) == (16, 16, 0.01, 5e-6)
+    assert (raw["num_train_epochs"], raw["lr_scheduler_type"], raw["max_length"]) == (1, "cosine", 1024)
+    assert (raw["dataset_train_split"], raw["dataset_test_split"]) == ("train_prefs", "test_prefs")
+
+
+@pytest.mark.parametrize(
+    ("kind", "config"), [("orpo", "ORPOConfig"), ("kto", "KTOConfig"), ("sft", "SFTConfig")]
+)
+def test_the_trainer_key_selects_the_trl_config_and_a_bad_one_is_named(kind, config):
+    recipe = REPO / "recipes" / "preference" / "tiny-text-to-sql-dpo.yaml"
+    from tunebench.train.preference import config_class, recipe_trainer
+
+    assert config_class(kind).__name__ == config
+    assert recipe_trainer(["--config", str(recipe), f"--trainer={kind}"]) == kind
+    assert recipe_trainer(["--config", str(recipe)]) == "dpo"
+    with pytest.raises(ValueError, match="trainer: 'ppo' is not one of"):
+        recipe_trainer(["--config", str(recipe), "--trainer", "ppo"])
+
+
+def test_kto_recipe_override_parses_with_its_own_options(tmp_path):
+    recipe = tmp_path / "kto.yaml"
+    raw = yaml.safe_load((REPO / "recipes" / "preference" / "tiny-text-to-sql-dpo.yaml").read_text())
+    raw.pop("loss_type")
+    raw.update(trainer="kto", desirable_weight=1.5, output_dir="models/kto")
+    recipe.write_text(yaml.safe_dump(raw))
+    kind, tb, cfg, _, resolved = _parse(recipe)
+    assert kind == "kto" and type(cfg).__name__ == "KTOConfig" and cfg.desirable_weight == 1.5
+    assert resolved["trainer"] == "kto" and resolved["desirable_weight"] == 1.5
+    raw["beta_typo"] = 1
+    recipe.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="beta_typo"):
+        _parse(recipe)
