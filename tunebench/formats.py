@@ -103,9 +103,21 @@ def from_dolly(row, source, index):
     )
 
 
+def check_sql_context(context: str, source: str, index: int | None) -> None:
+    """A sql-create-context `context` must be CREATE TABLE statements: the one check training and
+    evaluation share (a model trained on anything else would see a schema evaluation cannot build)."""
+    from tunebench.sql_schema import SchemaError, parse_schema
+
+    try:
+        parse_schema(context)
+    except SchemaError as err:
+        raise DataFormatError(source, index, "context", f"{err} (expected CREATE TABLE statements)") from err
+
+
 def from_sql_create_context(row, source, index):
     """b-mc2/sql-create-context: context (CREATE TABLE …) in the system message, question → SQL."""
     schema = _text(row, "context", source, index)
+    check_sql_context(schema, source, index)
     question = _text(row, "question", source, index)
     answer = _text(row, "answer", source, index)
     return validate_messages(sql_messages(schema, question, answer), source, index)

@@ -1,1 +1,5 @@
-"""Text-to-SQL evaluation: generate → execute (sandbox) → score → report. `python -m tunebench.evaluate.sql`."""
+"""Text-to-SQL evaluation: generate → execute (sandbox) → score → report.
+
+Public entry points (what bench/ and other callers may use): `run_evaluation(EvalConfig)`,
+`load_embedded` and `SqlExample`; the command line is `python -m tunebench.evaluate.sql`.
+"""

@@ -1,125 +1,88 @@
-"""Answers to text-to-SQL prompts, greedy by default: in-process (Hugging Face, batched, left
-padding) or from any OpenAI-compatible server (TGI, vLLM, `transformers serve`, …) with a
-concurrency limit.
+"""The models being scored: opened through `tunebench.chat` and described honestly in reports.
 
-Both send the same chat messages (`tunebench.prompts.sql_messages`); the chat template applied is
-the model's own (the tokenizer's in process, the server's otherwise), so the model sees exactly
-its training format. Answers are raw text; `tunebench.sql_text.extract_sql` turns them into SQL.
+Every model is named by one spec string (a folder, a hub id, or `http://host:port/v1#served-name`)
+and answers through `tunebench.chat.open_chat_model`: in process (batched, left-padded, the model's
+own chat template) or from any OpenAI-compatible server (TGI, vLLM, `transformers serve`, …).
+A pre-trained base without a chat template is prompted in ChatML, the format its fine-tune is
+trained with (`chatml_fallback`): the fair "before" measurement; its description says so.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from tunebench.chat_template import CHATML_TEMPLATE, IM_END
-from tunebench.openai_compat import Endpoint
+from tunebench.chat import ChatModel, ModelSpec, open_chat_model
+from tunebench.evaluate.sql.config import EvalConfig
+from tunebench.paths import is_tiny_base
+from tunebench.run_record import RunManifest
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # greedy; > 0 samples (seeded), as the seed's evaluation did at 0.7
-    seed: int = 0
-
-    def to_json(self) -> dict:
-        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "seed": self.seed}
+TINY_BASE_NOTE = (
+    "the embedded tiny base: a small Llama-architecture model with **random weights** (its README says "
+    "so). It has never seen SQL or English, so its score is a floor (about 0%), not the score of a "
+    "pre-trained model."
+)
 
 
-class Backend(Protocol):
-    settings: GenerationSettings
+def open_model(spec: str, config: EvalConfig) -> ChatModel:
+    return open_chat_model(
+        spec,
+        config.generation,
+        batch_size=config.batch_size,
+        concurrency=config.concurrency,
+        dtype=config.dtype,
+        device=config.device,
+        api_key_env=config.api_key_env,
+        chatml_fallback=True,
+    )
 
-    def generate(self, conversations: list[list[dict]], *, progress: bool = False) -> list[str]: ...
 
-    def describe(self) -> dict: ...
+def run_of(spec: str) -> RunManifest | None:
+    """The training run a local merged/ or adapter/ folder comes from (None for anything else)."""
+    parsed = ModelSpec.parse(spec)
+    return RunManifest.for_model(parsed.ref) if parsed.kind == "local" else None
 
 
-class InProcessBackend:
-    """`tunebench.generation.HFGenerator`: many prompts per forward pass, left-padded."""
+def model_key(spec: str) -> str:
+    """How predictions.meta.json names a model: the resolved folder, or the spec as given."""
+    parsed = ModelSpec.parse(spec)
+    return str(Path(parsed.ref).resolve()) if parsed.kind == "local" else str(parsed)
 
-    def __init__(
-        self,
-        model_path: str | Path,
-        settings: GenerationSettings = GenerationSettings(),
-        *,
-        batch_size: int = 16,
-        device: str | None = None,
-        dtype: str = "auto",
-    ):
-        from tunebench.generation import HFGenerator
 
-        self.model_path = str(model_path)
-        self.settings = settings
-        self.batch_size = batch_size
-        self.generator = HFGenerator(model_path, dtype=dtype, device=device, seed=settings.seed)
-        self.chat_template = "the model's own"
-        if not self.generator.tokenizer.chat_template:
-            # A pre-trained base without a chat template (e.g. CodeLlama-7b-hf): prompt it in the ChatML
-            # format its fine-tune is trained with, the fair "before" measurement. Reports say so.
-            self.generator.tokenizer.chat_template = CHATML_TEMPLATE
-            self.chat_template = "tunebench ChatML (the model has no chat template of its own)"
-
-    def generate(self, conversations: list[list[dict]], *, progress: bool = False) -> list[str]:
-        return self.generator.generate(
-            conversations,
-            max_new_tokens=self.settings.max_new_tokens,
-            temperature=self.settings.temperature,
-            batch_size=self.batch_size,
-            progress=progress,
-        )
-
-    def describe(self) -> dict:
+def describe_model(spec: str) -> dict:
+    """What a model is: the random-init tiny base, a tunebench fine-tune of something, or other."""
+    parsed = ModelSpec.parse(spec)
+    if parsed.kind == "local" and is_tiny_base(parsed.ref):
+        return {"path": spec, "random_weights": True, "description": TINY_BASE_NOTE}
+    run = run_of(spec)
+    if run is not None:
+        base = str(run.base_model or "?")
+        from_tiny = is_tiny_base(base)
         return {
-            "backend": "in-process",
-            "model": self.model_path,
-            "batch_size": self.batch_size,
-            "device": str(self.generator.device),
-            "chat_template": self.chat_template,
-            "parameters": sum(p.numel() for p in self.generator.model.parameters()),
+            "path": spec,
+            "random_weights": False,
+            "base_model": base,
+            "description": f"fine-tuned by tunebench ({run.method}, {run.training.global_step} optimizer "
+            f"steps on {', '.join(run.datasets)}) from `{base}`"
+            + (
+                " — the random-init tiny base, so everything it knows comes from this training."
+                if from_tiny
+                else "."
+            ),
         }
+    where = {
+        "local": "a local model folder",
+        "hub": "a hub model",
+        "server": f"a model served at {parsed.ref}",
+    }[parsed.kind]
+    return {"path": spec, "random_weights": False, "description": f"{where}, not from a tunebench run."}
 
 
-class EndpointBackend:
-    """Chat completions from an OpenAI-compatible server, at most `concurrency` requests at a time."""
-
-    def __init__(
-        self, endpoint: Endpoint, settings: GenerationSettings = GenerationSettings(), *, concurrency: int = 8
-    ):
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.endpoint = endpoint
-        self.settings = settings
-        self.concurrency = concurrency
-        self._client = None
-
-    def _complete(self, messages: list[dict]) -> str:
-        # The openai client retries 429/5xx/timeouts itself (Endpoint.max_retries, with backoff).
-        response = self._client.chat.completions.create(
-            model=self.endpoint.model,
-            messages=messages,
-            temperature=self.settings.temperature,
-            max_tokens=self.settings.max_new_tokens,
-            seed=self.settings.seed,
-            stop=[IM_END],
-        )
-        return (response.choices[0].message.content or "").strip()
-
-    def generate(self, conversations: list[list[dict]], *, progress: bool = False) -> list[str]:
-        from tqdm.auto import tqdm
-
-        if self._client is None:
-            self._client = self.endpoint.client()  # one client (one connection pool) for all threads
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sql-gen") as pool:
-            futures = [pool.submit(self._complete, m) for m in conversations]
-            # Results come back in the caller's order; a failed request (after retries) raises here.
-            return [f.result() for f in tqdm(futures, desc="generating", disable=not progress, unit="q")]
-
-    def describe(self) -> dict:
-        return {
-            "backend": "openai-compatible endpoint",
-            "base_url": self.endpoint.base_url,
-            "model": self.endpoint.model,
-            "concurrency": self.concurrency,
-        }
+def is_base_of(baseline: str, model: str) -> bool:
+    """True when `baseline` is the very model `model` was fine-tuned from (the report says "base")."""
+    run = run_of(model)
+    if run is None or run.base_model is None:
+        return False
+    parsed = ModelSpec.parse(baseline)
+    if parsed.kind == "local":
+        return Path(run.base_model).resolve() == Path(parsed.ref).resolve()
+    return run.base_model == parsed.ref

@@ -1,8 +1,8 @@
-"""Per-example text-to-SQL metrics: execution match (Spider test-suite semantics), exact match after
-sqlglot normalization, and the seed's raw string match.
+"""Per-example text-to-SQL metrics: the `strict` execution match, exact match after sqlglot
+normalization, and the original notebooks' raw string match.
 
-Execution match, decided as Spider's test-suite evaluation (`exec_eval.result_eq`) does, with two
-documented refinements:
+`strict` execution match starts from the official Spider comparison (`spider_exec.py`) and reads
+it more strictly (DISTINCT is never removed, so `count(DISTINCT x)` is not `count(*)`):
 - results are multisets of rows; row order counts only when the gold query's outermost SELECT has
   ORDER BY (Spider tests `'order by' in gold.lower()`, which also fires on an ORDER BY inside a
   subquery; we look at the parsed query and fall back to Spider's test when it does not parse);
@@ -95,8 +95,8 @@ def order_matters(gold_sql: str) -> bool:
     return tree.args.get("order") is not None
 
 
-def score_execution(gold: dict, pred: dict, ordered: bool) -> tuple[bool, str]:
-    """(match, outcome) from two `SqlResult.to_json()` dicts.
+def score_execution(gold: dict, pred: dict, ordered: bool, compare=results_match) -> tuple[bool, str]:
+    """(match, outcome) from two `SqlResult.to_json()` dicts, the rows judged by `compare`.
 
     outcome: match | mismatch | pred_error | pred_timeout | pred_truncated | gold_error.
     """
@@ -108,7 +108,7 @@ def score_execution(gold: dict, pred: dict, ordered: bool) -> tuple[bool, str]:
         return False, "pred_error"
     if pred.get("truncated") and not gold.get("truncated"):
         return False, "pred_truncated"
-    ok = results_match(gold["rows"], pred["rows"], ordered)
+    ok = compare(gold["rows"], pred["rows"], ordered)
     return ok, "match" if ok else "mismatch"
 
 
@@ -199,7 +199,7 @@ def exact_match(gold: str, pred: str, columns: set[str] | None = None) -> bool:
 
 
 def raw_match(gold: str, raw_output: str) -> bool:
-    """The seed's metric: the model's stripped output equals the gold string exactly."""
+    """The original notebooks' metric: the model's stripped output equals the gold string exactly."""
     return raw_output.strip() == gold.strip()
 
 

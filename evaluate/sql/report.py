@@ -1,58 +1,13 @@
-"""Summaries, report.md and plots for text-to-SQL evaluation, one model or base vs fine-tuned."""
+"""report.md and plots for text-to-SQL evaluation, one model or base vs fine-tuned."""
 
 from __future__ import annotations
 
-import os
-from collections import defaultdict
 from pathlib import Path
 
+from tunebench.atomic_io import atomic_path
+from tunebench.evaluate.sql.summary import ERROR_CLASSES
+
 DIFFICULTY_ORDER = ("easy", "medium", "hard")
-
-
-def _rate(hits: int, n: int) -> float | None:
-    return round(hits / n, 4) if n else None
-
-
-def _group(records: list[dict], key) -> dict[str, dict]:
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
-        groups[str(key(r))].append(r)
-    return {
-        k: {
-            "n": len(v),
-            "exec_accuracy": _rate(sum(r["exec_match"] for r in v), len(v)),
-            "exact_match": _rate(sum(r["exact_match"] for r in v), len(v)),
-        }
-        for k, v in sorted(groups.items())
-    }
-
-
-def summarize(records: list[dict]) -> dict:
-    """Overall and per-group scores; execution accuracy counts only examples whose gold runs."""
-    scored = [r for r in records if r["exec_outcome"] != "gold_error"]
-    nonempty = [r for r in scored if not r["gold_empty"]]
-    outcomes: dict[str, int] = defaultdict(int)
-    for r in records:
-        outcomes[r["exec_outcome"]] += 1
-    summary = {
-        "n": len(records),
-        "n_scored": len(scored),
-        "exec_accuracy": _rate(sum(r["exec_match"] for r in scored), len(scored)),
-        "exact_match": _rate(sum(r["exact_match"] for r in records), len(records)),
-        "raw_match": _rate(sum(r["raw_match"] for r in records), len(records)),
-        "exec_accuracy_nonempty_gold": _rate(sum(r["exec_match"] for r in nonempty), len(nonempty)),
-        "gold_errors": outcomes.get("gold_error", 0),
-        "gold_empty": sum(r["gold_empty"] for r in records),
-        "outcomes": dict(sorted(outcomes.items())),
-        "by_difficulty": _group(scored, lambda r: r["difficulty"]),
-        "by_query_type": _group(scored, lambda r: r["template"]),
-    }
-    if any(r.get("seen_combo") is not None for r in scored):
-        summary["by_seen_combo"] = _group(
-            scored,
-            lambda r: "seen" if r.get("seen_combo") else "unseen" if r.get("seen_combo") is False else "n/a",
-        )
-    return summary
 
 
 def _pct(x: float | None) -> str:
@@ -111,10 +66,9 @@ def plot_by_group(summaries: dict[str, dict], field: str, path: Path, title: str
     ax.set_title(title)
     ax.legend(loc="best")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -153,6 +107,94 @@ def _examples(records: list[dict], label: str, k: int = 5) -> list[str]:
     return lines
 
 
+def _ci(s: dict) -> str:
+    ci = s.get("exec_accuracy_ci95")
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}" if ci else "–"
+
+
+def _headline(summaries: dict[str, dict]) -> list[str]:
+    labels = list(summaries)
+    lines = [
+        "## Headline",
+        "",
+        "| model | execution accuracy (`spider`) | 95% CI | `strict` | `spider`, one database | "
+        "exact match (normalized) | raw string match (the original notebooks' metric) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lb in labels:
+        s = summaries[lb]
+        lines.append(
+            f"| {lb} | **{_pct(s['exec_accuracy'])}** | {_ci(s)} | {_pct(s['strict_accuracy'])} | "
+            f"{_pct(s['single_db_accuracy'])} | {_pct(s['exact_match'])} | {_pct(s['raw_match'])} |"
+        )
+    if len(labels) == 2:
+        a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in labels)
+        lines += ["", f"Execution accuracy, {labels[1]} minus {labels[0]}: **{100 * (b - a):+.1f} points**."]
+    lines += [
+        "",
+        f"Each question is scored on a test suite of {summaries[labels[0]]['databases_per_question']} "
+        "database(s): a prediction counts only if it matches on every one (`one database`: on the "
+        "question's own database only). 95% CI: percentile bootstrap over the questions (2,000 "
+        "resamples, seeded).",
+        "",
+        "## Why predictions miss",
+        "",
+        "| model | " + " | ".join(ERROR_CLASSES) + " |",
+        "|---|" + "---|" * len(ERROR_CLASSES),
+    ]
+    for lb in labels:
+        errors = summaries[lb]["errors"]
+        lines.append(f"| {lb} | " + " | ".join(str(errors[c]) for c in ERROR_CLASSES) + " |")
+    return lines
+
+
+def _gold_notes(summaries: dict[str, dict]) -> list[str]:
+    first = next(iter(summaries.values()))
+    lines = ["## Gold queries", ""]
+    lines.append(
+        f"- {first['gold_errors']} gold queries failed to execute (left out of execution accuracy)."
+        if first["gold_errors"]
+        else "- Every gold query executed."
+    )
+    if first["gold_empty_all"]:
+        lines.append(
+            f"- **{first['gold_empty_all']} gold queries return an empty result on every database of their "
+            "suite**: any prediction that returns nothing matches them. Execution accuracy on the others: "
+            + ", ".join(f"{lb} {_pct(summaries[lb]['exec_accuracy_nonempty_gold'])}" for lb in summaries)
+            + "."
+        )
+    else:
+        lines.append("- No gold query returns an empty result on every database of its suite.")
+    return lines
+
+
+HOW_MEASURED = [
+    "## How it is measured",
+    "",
+    "- **Execution accuracy, `spider`** (the headline; the decision published Spider numbers use, "
+    "`eval_exec_match` of test-suite-sql-eval with keep_distinct off): both queries post-processed (`> =` "
+    "becomes `>=`), the keyword DISTINCT removed from both, only the first statement read; gold and "
+    "prediction run read-only on the populated database (time and size limits, in a sandbox process); "
+    "results compared as multisets of rows, in order when the gold's text contains `order by` anywhere; "
+    "column names ignored, one column permutation for all rows; values compared exactly (3 = 3.0, NULL = "
+    "NULL). Any execution error or timeout of the prediction scores 0.",
+    "- **Test suite**: each question runs on its own database and on variants of it (sql-create-context: "
+    "rows violating each condition one at a time, values planted around every literal and HAVING count; "
+    "populated databases: a row subset and a copy with values planted around the gold's literals); a "
+    "prediction must match on every database (Zhong, Yu and Klein, 2020), so it cannot pass by luck.",
+    "- **Execution accuracy, `strict`**: the same comparison without the DISTINCT removal or the "
+    "post-processing; order counts only when the gold's outermost query has ORDER BY; floats agree to 10 "
+    "significant digits.",
+    "- **Exact match (normalized)**: both queries parsed with sqlglot (SQLite dialect) and printed "
+    "canonically: keyword/identifier case, whitespace, quoting, `AS` aliases of tables and output "
+    "columns, `INNER JOIN`/`JOIN`; string literals keep their case.",
+    "- **Raw string match**: the model's whole stripped answer equals the gold string, as the original "
+    "notebooks measured (they also sampled at temperature 0.7 on an unseeded split: 76.6% on 1,000 rows).",
+    "",
+    "Predictions with both results: `predictions.jsonl` (one folder per model). Settings: `summary.json`.",
+]
+
+
 def render_report(
     meta: dict,
     summaries: dict[str, dict],
@@ -162,58 +204,34 @@ def render_report(
 ) -> str:
     """report.md: what was measured, on what, how; headline; breakdowns; what the models are."""
     labels = list(summaries)
+    generation = meta.get("generation")
+    if generation is None:  # `score`: predictions made elsewhere
+        made = f"Predictions made elsewhere, read from `{meta['predictions']}`."
+    else:
+        sampling = "greedy" if generation["temperature"] == 0 else f"temperature {generation['temperature']}"
+        made = (
+            f"Generation: {sampling}, seed {generation['seed']}, at most {generation['max_new_tokens']} new "
+            "tokens, stop at `<|im_end|>`; the prompt is tunebench's text-to-SQL prompt in each model's own "
+            "chat template (served models: the server's)."
+        )
     lines = [
         "# Text-to-SQL evaluation",
         "",
         f"Dataset: **{meta['dataset']['name']}** ({meta['dataset']['description']}), "
-        f"{next(iter(summaries.values()))['n']} questions. Generation: "
-        + (
-            "greedy"
-            if meta["generation"]["temperature"] == 0
-            else f"temperature {meta['generation']['temperature']}"
-        )
-        + f", seed {meta['generation']['seed']}, at most {meta['generation']['max_new_tokens']} new tokens, "
-        "stop at `<|im_end|>`; the prompt is tunebench's text-to-SQL prompt in each model's own chat template "
-        "(served models: the server's).",
+        f"{next(iter(summaries.values()))['n']} questions. {made}",
         "",
-        "## Headline",
+        *_headline(summaries),
         "",
-        "| model | execution accuracy | exact match (normalized) | raw string match (seed's metric) | "
-        "pred. errors | timeouts |",
-        "|---|---|---|---|---|---|",
+        "## The models",
+        "",
     ]
-    for lb in labels:
-        s = summaries[lb]
-        lines.append(
-            f"| {lb} | **{_pct(s['exec_accuracy'])}** | {_pct(s['exact_match'])} | {_pct(s['raw_match'])} | "
-            f"{s['outcomes'].get('pred_error', 0)} | {s['outcomes'].get('pred_timeout', 0)} |"
-        )
-    if len(labels) == 2:
-        a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in labels)
-        lines += ["", f"Execution accuracy, {labels[1]} minus {labels[0]}: **{100 * (b - a):+.1f} points**."]
-    lines += ["", "## The models", ""]
     for lb in labels:
         template = models[lb].get("chat_template", "the model's own")
         note = "" if template == "the model's own" else f" Prompted with {template}."
         lines.append(f"- **{lb}**: `{models[lb]['path']}` — {models[lb]['description']}{note}")
-    first = next(iter(summaries.values()))
-    lines += ["", "## Gold queries", ""]
-    lines.append(
-        f"- {first['gold_errors']} gold queries failed to execute (left out of execution accuracy)."
-        if first["gold_errors"]
-        else "- Every gold query executed."
-    )
-    if first["gold_empty"]:
-        lines.append(
-            f"- **{first['gold_empty']} gold queries return an empty result**: any prediction that returns "
-            "nothing matches them. Execution accuracy on the non-empty ones: "
-            + ", ".join(f"{lb} {_pct(summaries[lb]['exec_accuracy_nonempty_gold'])}" for lb in labels)
-            + "."
-        )
-    else:
-        lines.append("- No gold query returns an empty result.")
+    lines += ["", *_gold_notes(summaries)]
     lines += ["", "## By difficulty", "", *_table(summaries, "by_difficulty", "difficulty")]
-    if "by_seen_combo" in first:
+    if "by_seen_combo" in next(iter(summaries.values())):
         lines += [
             "",
             "## Seen vs unseen template x table combinations",
@@ -225,23 +243,6 @@ def render_report(
     lines += ["", "## By query type", "", *_table(summaries, "by_query_type", "query type")]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     if records:
-        last = labels[-1]
-        lines += _examples(records[last], last)
-    lines += [
-        "",
-        "## How it is measured",
-        "",
-        "- **Execution accuracy** (Spider test-suite semantics): gold and predicted SQL run read-only on the "
-        "populated database (time and size limits, in a sandbox process); results are compared as multisets of "
-        "rows, in order only when the gold's outermost query has ORDER BY; column names are ignored and one "
-        "column permutation may apply to all rows; floats agree to 10 significant digits; NULL equals NULL. "
-        "Any execution error or timeout of the prediction scores 0.",
-        "- **Exact match (normalized)**: both queries parsed with sqlglot (SQLite dialect) and printed "
-        "canonically: keyword/identifier case, whitespace, quoting, `AS` aliases of tables and output "
-        "columns, `INNER JOIN`/`JOIN`; string literals keep their case.",
-        "- **Raw string match**: the model's whole stripped answer equals the gold string, as the seed measured "
-        "(the seed also sampled at temperature 0.7 on an unseeded split: 76.6% on 1,000 rows).",
-        "",
-        "Predictions with both results: `predictions.jsonl` (one folder per model). Settings: `summary.json`.",
-    ]
+        lines += _examples(records[labels[-1]], labels[-1])
+    lines += ["", *HOW_MEASURED]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ predicate and one that violates it, so a prediction with the wrong column, opera
 returns other rows. Row 0 of every table satisfies all of the gold's predicates on that table
 (a "witness"), columns that join (same name in two tables, or `a = b` in the gold) share a small
 key pool so joins find partners, and a few NULLs test NULL handling. Deterministic per
-(schema, gold, seed); written once into a cache folder (tmp file + rename).
+(schema, gold, seed); written once into a cache folder (whole or not at all: `atomic_path`).
 
 The gold can still return nothing (e.g. contradictory predicates): the report counts those.
 """
@@ -16,7 +16,6 @@ The gold can still return nothing (e.g. contradictory predicates): the report co
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import sqlite3
 import zlib
@@ -25,6 +24,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from tunebench.atomic_io import atomic_path
 from tunebench.sql_schema import SchemaError, TableDef, parse_schema
 
 SYNTH_VERSION = 1
@@ -95,7 +95,7 @@ def _literal_value(node: exp.Expression, known_columns: set[str]):
     return None
 
 
-def _other_word(value) -> str:
+def other_word(value) -> str:
     """A word other than `value`, the same in every process (unlike hash())."""
     i = zlib.crc32(str(value).encode()) % len(WORDS)
     return WORDS[i] if WORDS[i] != value else WORDS[(i + 1) % len(WORDS)]
@@ -114,9 +114,9 @@ def _shift(value, step: int):
 def _satisfying_and_violating(op: type, values: list) -> tuple:
     v = values[0]
     if op is exp.EQ or op is exp.In:
-        return v, _other_word(v) if isinstance(v, str) else v + 7
+        return v, other_word(v) if isinstance(v, str) else v + 7
     if op is exp.NEQ:
-        return (_other_word(v) if isinstance(v, str) else v + 7), v
+        return (other_word(v) if isinstance(v, str) else v + 7), v
     if op is exp.GT:
         return _shift(v, 1), v
     if op is exp.GTE:
@@ -132,7 +132,7 @@ def _satisfying_and_violating(op: type, values: list) -> tuple:
     return v, v
 
 
-class _Facts:
+class Facts:
     """What the gold query says about each (table, column): predicate values and join partners."""
 
     def __init__(self, tables: list[TableDef], gold: str):
@@ -154,7 +154,7 @@ class _Facts:
             self._aliases = {t.alias.lower(): t.name.lower() for t in tree.find_all(exp.Table) if t.alias}
             self._read(tree)
 
-    def _owners_of(self, col: exp.Column) -> list[tuple[str, str]]:
+    def owners_of(self, col: exp.Column) -> list[tuple[str, str]]:
         owners = self._owners.get(col.name.lower(), [])
         if col.table:
             table = self._aliases.get(col.table.lower(), col.table.lower())
@@ -170,7 +170,7 @@ class _Facts:
                 and _literal_value(right, self.known) is None
                 and _literal_value(left, self.known) is None
             ):  # `a = b` between two columns: a join (or self-comparison), no literal
-                self.joins.append(set(self._owners_of(left)) | set(self._owners_of(right)))
+                self.joins.append(set(self.owners_of(left)) | set(self.owners_of(right)))
                 continue
             if not isinstance(left, exp.Column) or _literal_value(left, self.known) is not None:
                 left, right, op = right, left, _FLIP.get(op, op)
@@ -188,7 +188,7 @@ class _Facts:
 
     def _add(self, col: exp.Column, op: type, values: list) -> None:
         pair = _satisfying_and_violating(op, values)
-        for owner in self._owners_of(col):
+        for owner in self.owners_of(col):
             self.values.setdefault(owner, []).append(pair)
 
 
@@ -218,7 +218,7 @@ def _merged(groups: list[set]) -> list[set]:
     return merged
 
 
-def _rows(tables: list[TableDef], facts: _Facts, rng: random.Random, n: int) -> dict[str, list[tuple]]:
+def synth_rows(tables: list[TableDef], facts: Facts, rng: random.Random, n: int) -> dict[str, list[tuple]]:
     key_pool: dict[tuple[str, str], list] = {}
     for group in _merged(facts.joins):
         kinds = {
@@ -264,6 +264,26 @@ def synth_db_path(cache_dir: str | Path, schema_sql: str, gold: str, seed: int) 
     return Path(cache_dir) / f"{digest}.sqlite"
 
 
+def write_db(path: Path, tables: list[TableDef], data: dict[str, list[tuple]]) -> Path:
+    """`data` into a new SQLite file at `path`, whole or not at all; SchemaError when SQLite refuses."""
+    try:
+        with atomic_path(path) as tmp:
+            con = sqlite3.connect(tmp)
+            try:
+                for t in tables:
+                    # The statement is sqlglot's regeneration of a parsed CREATE TABLE: nothing else runs.
+                    con.execute(t.create_sql)
+                    marks = ", ".join("?" * len(t.columns))
+                    quoted = exp.to_identifier(t.name, quoted=True).sql(dialect="sqlite")
+                    con.executemany(f"INSERT OR IGNORE INTO {quoted} VALUES ({marks})", data[t.name])
+                con.commit()
+            finally:
+                con.close()
+    except sqlite3.Error as err:
+        raise SchemaError(f"cannot build a database from the schema: {err}") from err
+    return path
+
+
 def build_synth_db(
     cache_dir: str | Path, schema_sql: str, gold: str, *, seed: int = 0, rows_per_table: int = ROWS_PER_TABLE
 ) -> Path:
@@ -272,26 +292,6 @@ def build_synth_db(
     if path.exists():
         return path
     tables = parse_schema(schema_sql)
-    facts = _Facts(tables, gold)
+    facts = Facts(tables, gold)
     rng = random.Random(f"{seed}:{path.stem}")
-    data = _rows(tables, facts, rng, rows_per_table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    try:
-        for t in tables:
-            # The statement is sqlglot's regeneration of a parsed CREATE TABLE: nothing else runs.
-            con.execute(t.create_sql)
-            marks = ", ".join("?" * len(t.columns))
-            quoted = exp.to_identifier(t.name, quoted=True).sql(dialect="sqlite")
-            con.executemany(f"INSERT OR IGNORE INTO {quoted} VALUES ({marks})", data[t.name])
-        con.commit()
-    except sqlite3.Error as err:
-        con.close()
-        tmp.unlink(missing_ok=True)
-        raise SchemaError(f"cannot build a database from the schema: {err}") from err
-    finally:
-        con.close()
-    os.replace(tmp, path)
-    return path
+    return write_db(path, tables, synth_rows(tables, facts, rng, rows_per_table))

@@ -1,5 +1,6 @@
-"""Batched in-process generation and concurrent endpoint generation (a real `transformers serve`)
-give the same predictions as one-at-a-time greedy generation, on the fine-tuned tiny model."""
+"""SQL answers through `tunebench.chat`: batched in-process generation and concurrent generation
+from a real `transformers serve` give the same predictions as one-at-a-time greedy generation, on
+the fine-tuned tiny model; a base without a chat template is prompted in ChatML."""
 
 from __future__ import annotations
 
@@ -7,30 +8,38 @@ import threading
 
 import pytest
 
+from tunebench.chat import GenerationSettings, ModelSpec, RemoteChatModel
+from tunebench.chat_template import IM_END
+from tunebench.evaluate.sql.config import EvalConfig
 from tunebench.evaluate.sql.data import load_embedded
-from tunebench.evaluate.sql.generate import EndpointBackend, GenerationSettings, InProcessBackend
+from tunebench.evaluate.sql.generate import open_model
 from tunebench.sql_text import extract_sql
 
 N_QUESTIONS = 32
-SETTINGS = GenerationSettings(max_new_tokens=48)  # gold queries: at most 41 tokens
+SETTINGS = GenerationSettings(max_new_tokens=48, stop=(IM_END,))  # gold queries: at most 41 tokens
+
+
+def _open(model, batch_size=16):
+    return open_model(str(model), EvalConfig(model=str(model), generation=SETTINGS, batch_size=batch_size))
+
 
 pytestmark = pytest.mark.slow
 
 
-class CountingEndpoint(EndpointBackend):
-    """The real backend, recording how many requests were in flight at once."""
+class CountingServerModel(RemoteChatModel):
+    """The real server client, recording how many requests were in flight at once."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.in_flight = self.max_in_flight = 0
         self._count_lock = threading.Lock()
 
-    def _complete(self, messages):
+    def _complete(self, messages, settings):
         with self._count_lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return super()._complete(messages)
+            return super()._complete(messages, settings)
         finally:
             with self._count_lock:
                 self.in_flight -= 1
@@ -45,8 +54,8 @@ def conversations(embedded):
 
 @pytest.fixture(scope="module")
 def one_at_a_time(trained_run, conversations):
-    backend = InProcessBackend(trained_run.merged, SETTINGS, batch_size=1)
-    return [extract_sql(a) for a in backend.generate(conversations)]
+    model = _open(trained_run.merged, batch_size=1)
+    return [extract_sql(a) for a in model.generate(conversations)]
 
 
 def test_model_answers_with_sql(one_at_a_time):
@@ -54,17 +63,17 @@ def test_model_answers_with_sql(one_at_a_time):
 
 
 def test_batched_generation_matches_one_at_a_time(trained_run, conversations, one_at_a_time):
-    backend = InProcessBackend(trained_run.merged, SETTINGS, batch_size=16)
-    batched = [extract_sql(a) for a in backend.generate(conversations)]
+    batched = [extract_sql(a) for a in _open(trained_run.merged, batch_size=16).generate(conversations)]
     mismatches = [(i, a, b) for i, (a, b) in enumerate(zip(one_at_a_time, batched, strict=True)) if a != b]
     assert not mismatches
 
 
 def test_concurrent_endpoint_matches_one_at_a_time(tiny_server, conversations, one_at_a_time):
-    backend = CountingEndpoint(tiny_server, SETTINGS, concurrency=4)
-    served = [extract_sql(a) for a in backend.generate(conversations)]
-    assert backend.max_in_flight > 1, "requests were not concurrent"
-    assert backend.max_in_flight <= 4
+    spec = ModelSpec.parse(f"{tiny_server.base_url}#{tiny_server.model}")
+    model = CountingServerModel(spec, SETTINGS, concurrency=4)
+    served = [extract_sql(a) for a in model.generate(conversations)]
+    assert model.max_in_flight > 1, "requests were not concurrent"
+    assert model.max_in_flight <= 4
     mismatches = [(i, a, b) for i, (a, b) in enumerate(zip(one_at_a_time, served, strict=True)) if a != b]
     assert not mismatches
 
@@ -81,8 +90,8 @@ def test_base_without_chat_template_is_prompted_in_chatml(embedded, tmp_path):
     (model / "tokenizer_config.json").write_text(json.dumps(config))
     for extra in model.glob("chat_template.*"):
         extra.unlink()
-    backend = InProcessBackend(model, GenerationSettings(max_new_tokens=2))
-    assert "no chat template" in backend.describe()["chat_template"]
-    prompt = backend.generator.render([{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}])
+    opened = _open(model)
+    assert "no chat template" in opened.describe()["chat_template"]
+    prompt = opened.render([{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}])
     assert prompt == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
-    assert InProcessBackend(embedded.base_dir).describe()["chat_template"] == "the model's own"
+    assert _open(embedded.base_dir).describe()["chat_template"] == "the model's own"

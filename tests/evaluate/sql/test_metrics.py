@@ -1,5 +1,5 @@
-"""Execution match, normalized exact match and raw match on hand-made cases, run on a real SQLite
-database through the same sandbox and scorer the evaluation uses."""
+"""The `strict` execution match, normalized exact match and raw match on hand-made cases, run on a
+real SQLite database through the same sandbox and scorer the evaluation uses."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tunebench.evaluate.sql.metrics import (
     raw_match,
     results_match,
 )
-from tunebench.evaluate.sql.predictions import Scorer
+from tunebench.evaluate.sql.scoring import Scorer
 from tunebench.sql_sandbox import SqlSandbox
 
 SCHEMA = (
@@ -56,7 +56,7 @@ def score(scorer, db, gold, pred, raw=None):
     return scorer.score(ex, raw if raw is not None else pred)
 
 
-# (gold, prediction, execution match?) — each pair differs as strings
+# (gold, prediction, strict execution match?) — each pair differs as strings
 EXECUTION_CASES = [
     pytest.param(
         "SELECT name FROM staff WHERE city = 'Oslo'",
@@ -178,8 +178,9 @@ EXECUTION_CASES = [
 @pytest.mark.parametrize(("gold", "pred", "expected"), EXECUTION_CASES)
 def test_execution_match(scorer, db, gold, pred, expected):
     record = score(scorer, db, gold, pred)
-    assert record["exec_match"] is expected, (record["gold_result"], record["pred_result"])
-    assert record["exec_outcome"] == ("match" if expected else "mismatch")
+    strict = record["metrics"]["strict"]
+    assert strict["match"] is expected, (record["gold_result"], record["pred_result"])
+    assert strict["outcome"] == ("match" if expected else "mismatch")
     assert not record["raw_match"]
 
 

@@ -174,3 +174,72 @@ def test_sandbox_replaces_a_killed_process(victim):
 def sandbox():
     with SqlSandbox(grace_s=GRACE_S) as box:
         yield box
+
+
+# --- one test per hostile class: the bound holds and the answer says which bound --------------------
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def test_size_bomb_is_bounded_in_bytes_end_to_end(victim):
+    """1,000 rows of a 1 MB blob would be 1 GB: the child stops at the byte limit, and the evaluator
+    (this process) never holds more than the limit."""
+    bomb = "SELECT zeroblob(999000) FROM people a, people b LIMIT 1000"
+    before = _peak_rss_mb()
+    with SqlSandbox(grace_s=GRACE_S, max_result_bytes=8_000_000) as box:
+        start = time.monotonic()
+        result = box.execute(victim, bomb, timeout_s=5.0)
+        elapsed = time.monotonic() - start
+        assert result.too_large and not result.rows
+        assert result.error == "result too large: more than 8,000,000 bytes"
+        assert elapsed < 5.0 + GRACE_S
+        assert box.execute(victim, "SELECT count(*) FROM pets").rows == [(300,)]
+    assert _peak_rss_mb() - before < 100, "the evaluator's memory grew with the statement's result"
+    # In process too (the demo's executor): the same byte limit, default 32 MB.
+    result = execute_readonly(victim, bomb, timeout_s=5.0, max_rows=1000, max_result_bytes=8_000_000)
+    assert result.too_large and result.error.startswith("result too large")
+
+
+def test_time_bomb_is_killed_and_says_so(victim):
+    with SqlSandbox(grace_s=GRACE_S) as box:
+        start = time.monotonic()
+        result = box.execute(victim, "SELECT printf('%.*c', 900000000, 'x') IS NULL", timeout_s=TIMEOUT_S)
+        assert time.monotonic() - start < TIMEOUT_S + GRACE_S + 1.0
+        assert result.timed_out and result.error == f"timed out after {TIMEOUT_S:g} s (statement killed)"
+        assert box.kills == 1
+
+
+def test_memory_bomb_hits_the_heap_limit(victim):
+    """A UNION keeps every distinct row in memory: the child's SQLite heap limit stops it, with the reason."""
+    bomb = (
+        "WITH RECURSIVE r(i, b) AS (SELECT 1, randomblob(900000) UNION SELECT i + 1, randomblob(900000) "
+        "FROM r) SELECT count(*) FROM r"
+    )
+    before = _peak_rss_mb()
+    with SqlSandbox(grace_s=GRACE_S, heap_bytes=64 << 20) as box:
+        result = box.execute(victim, bomb, timeout_s=30.0)
+        assert result.error == "out of memory (limit 64 MiB)", result.error
+        assert box.execute(victim, "SELECT count(*) FROM pets").rows == [(300,)]
+    assert _peak_rss_mb() - before < 100
+    assert not list(victim.parent.glob("etilqs_*")), "temporary tables went to disk"
+
+
+def test_a_dead_child_says_why(victim):
+    import os
+    import signal
+    import threading
+
+    endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
+    with SqlSandbox(grace_s=GRACE_S) as box:
+        box.execute(victim, "SELECT 1")
+        pid = box._proc.pid
+        threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+        result = box.execute(victim, endless, timeout_s=20.0)
+        assert result.error == (
+            "sandbox process died: it was killed by SIGKILL (the system's out-of-memory killer, most likely)"
+        )
+        assert box.execute(victim, "SELECT count(*) FROM pets").rows == [(300,)]

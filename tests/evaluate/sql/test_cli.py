@@ -1,20 +1,32 @@
-"""`python -m tunebench.evaluate.sql` end to end: base vs fine-tuned on the embedded split
+"""`python -m tunebench.evaluate.sql` end to end: base vs fine-tuned folders on the embedded split
 (outputs in the run's eval/sql, resumable), a Spider-format folder through a real OpenAI-compatible
-server, and a sql-create-context file through `datasets.load_dataset`."""
+server named by its URL, and a sql-create-context file through `datasets.load_dataset`."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
 
-from tests.evaluate.test_sql_datasets import make_spider_dir, scc_rows
-from tunebench.evaluate.sql.cli import describe_model, main
+from tests.conftest import REPO
+from tests.evaluate.sql.samples import make_spider_dir, scc_rows
+from tunebench.evaluate.sql.cli import main
+from tunebench.evaluate.sql.generate import describe_model
 from tunebench.evaluate.sql.metrics import results_match
 
 pytestmark = pytest.mark.slow
 LIMIT = 30
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    """The command users type: `python -m tunebench.evaluate.sql …`."""
+    cmd = [sys.executable, "-m", "tunebench.evaluate.sql", *argv]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
 
 
 def _lines(path):
@@ -29,8 +41,12 @@ def _check_consistent(summary_model: dict, records: list[dict]) -> None:
     assert summary_model["exact_match"] == round(sum(r["exact_match"] for r in records) / len(records), 4)
     assert summary_model["outcomes"] == dict(sorted(Counter(r["exec_outcome"] for r in records).items()))
     for r in records:
-        if r["exec_match"] and r["pred_result"]["row_count"] <= 20:
+        strict = r["metrics"]["strict"]["match"]
+        if strict and r["pred_result"]["row_count"] <= 20:
             assert results_match(r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"])
+        # A match on the whole test suite is a match on the question's own database.
+        assert not r["exec_match"] or r["single_db_match"]["spider"]
+        assert not strict or r["single_db_match"]["strict"]
         if r["exact_match"]:
             assert r["exec_match"], r  # the same query must return the same rows
 
@@ -44,7 +60,8 @@ def base_vs_finetuned(trained_run, embedded):
         "--limit", str(LIMIT),
         "--max-new-tokens", "48",
     ]  # fmt: skip
-    assert main(argv) == 0
+    proc = run_cli(*argv)
+    assert proc.stdout.splitlines()[-1].startswith("execution accuracy: base 0.0%")
     return argv, trained_run.eval_sql
 
 
@@ -65,7 +82,17 @@ def test_base_vs_finetuned_outputs(base_vs_finetuned, capsys):
     assert base["random_weights"] is True and base["exec_accuracy"] == 0.0
     assert tuned["random_weights"] is False and "random-init tiny base" in tuned["description"]
     assert summary["exec_accuracy_delta_points"] == pytest.approx(100 * tuned["exec_accuracy"], abs=0.01)
-    assert summary["generation"] == {"max_new_tokens": 48, "temperature": 0.0, "seed": 0}
+    assert summary["generation"]["max_new_tokens"] == 48 and summary["generation"]["temperature"] == 0.0
+    assert summary["dataset"]["databases_per_question"] == 3 and tuned["metric"] == "spider"
+    lo, hi = tuned["exec_accuracy_ci95"]
+    assert lo <= tuned["exec_accuracy"] <= hi
+    assert set(tuned["errors"]) == {
+        "does not parse",
+        "unknown table or column",
+        "runtime error",
+        "timeout",
+        "wrong result",
+    }
     _check_consistent(tuned, _lines(out / "predictions.jsonl"))
     _check_consistent(base, _lines(out / "baseline" / "predictions.jsonl"))
     assert set(tuned["by_difficulty"]) <= {"easy", "medium", "hard"} and "by_seen_combo" in tuned
@@ -108,21 +135,21 @@ def test_rerun_resumes_and_extends(base_vs_finetuned, capsys):
     assert "--fresh" in capsys.readouterr().err
 
 
-def test_spider_folder_through_an_endpoint(tiny_server, trained_run, tmp_path, capsys):
+def test_spider_folder_through_a_server_url(tiny_server, tmp_path):
     root = make_spider_dir(tmp_path / "spider")
     out = tmp_path / "eval"
-    argv = [
-        "--model", str(trained_run.merged), "--dataset", "spider", "--source", str(root), "--out", str(out),
-        "--endpoint", tiny_server.base_url, "--endpoint-model", tiny_server.model, "--concurrency", "2",
-        "--max-new-tokens", "48",
-    ]  # fmt: skip
-    assert main(argv) == 0
+    url = f"{tiny_server.base_url}#{tiny_server.model}"
+    proc = run_cli(
+        "--model", url, "--dataset", "spider", "--source", str(root), "--out", str(out),
+        "--concurrency", "2", "--max-new-tokens", "48",
+    )  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
-    model = summary["models"]["fine-tuned"]
-    assert model["backend"] == "openai-compatible endpoint" and model["n"] == 4
+    model = summary["models"]["model"]
+    assert model["backend"] == "openai-compatible server" and model["n"] == 4
+    assert model["model"] == tiny_server.model and model["path"] == url
     assert summary["dataset"]["name"] == "spider-format"
     _check_consistent(model, _lines(out / "predictions.jsonl"))
-    assert "spider-format" in capsys.readouterr().out
+    assert "spider-format" in proc.stdout.splitlines()[-1]
 
 
 def test_sql_create_context_file(trained_run, tmp_path, monkeypatch):
@@ -134,14 +161,18 @@ def test_sql_create_context_file(trained_run, tmp_path, monkeypatch):
     assert main([*argv, "--all-rows", "--limit", "6", "--out", str(out), "--max-new-tokens", "32"]) == 0
     records = _lines(out / "predictions.jsonl")
     assert len(records) == 6 and all(r["exec_outcome"] != "gold_error" for r in records)
-    assert len(list((tmp_path / "data" / "sql-create-context" / "databases").glob("*.sqlite"))) == 6
+    # Each question: its own database and the two variants of its test suite.
+    assert len(list((tmp_path / "data" / "sql-create-context" / "databases").glob("*.sqlite"))) == 6 * 3
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"]["name"] == "sql-create-context" and summary["models"]["fine-tuned"]["n"] == 6
 
 
-def test_model_outside_a_run_needs_out(embedded):
-    with pytest.raises(SystemExit, match="--out"):
-        main(["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"])
+def test_model_outside_a_run_needs_out(embedded, capsys):
+    assert (
+        main(["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"]) == 2
+    )
+    assert "pass --out DIR" in capsys.readouterr().err
     assert "random weights" in describe_model(str(embedded.base_dir))["description"]
-    with pytest.raises(SystemExit, match="no such model folder"):
-        main(["--model", "models/no-such-run/merged", "--data-dir", str(embedded.data_dir)])
+    assert main(["--model", "models/no-such-run/merged", "--data-dir", str(embedded.data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and len(err.strip().splitlines()) == 1

@@ -9,80 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tunebench.evaluate.sql.data import load_embedded, load_spider, load_sql_create_context
+from tests.evaluate.sql.samples import HEAD, make_spider_dir, scc_rows
+from tunebench.evaluate.sql.data import load_embedded, load_spider
+from tunebench.evaluate.sql.sql_create_context import load_sql_create_context
 from tunebench.formats import DataFormatError
 from tunebench.sql_exec import execute_readonly
-
-HEAD = "CREATE TABLE head (name VARCHAR, born_state VARCHAR, age VARCHAR)"
-JOIN3 = (
-    "CREATE TABLE department (creation VARCHAR, department_id VARCHAR); "
-    "CREATE TABLE management (department_id VARCHAR, head_id VARCHAR); "
-    "CREATE TABLE head (head_id VARCHAR, born_state VARCHAR)"
-)
-STATES = ["California", "Alabama", "Texas", "Ohio", "Maine", "Utah", "Iowa", "Idaho"]
-TEAMS = ["Duke", "Kansas", "Gonzaga", "Purdue", "Baylor"]
-
-
-def scc_rows() -> list[dict]:
-    """Rows shaped like b-mc2/sql-create-context (question, context, answer), literals varied."""
-    rows = []
-    for i in range(40):
-        state, team, n = STATES[i % len(STATES)], TEAMS[i % len(TEAMS)], 30 + i
-        shapes = [
-            (
-                f"How many heads of the departments are older than {n}?",
-                "CREATE TABLE head (age INTEGER)",
-                f"SELECT COUNT(*) FROM head WHERE age > {n}",
-            ),
-            (
-                f"Names of the heads born outside {state} (#{i})?",
-                HEAD,
-                f"SELECT name FROM head WHERE born_state <> '{state}'",
-            ),
-            (
-                f"What is the position of the player from {team} (#{i})?",
-                "CREATE TABLE table_name_1 (position VARCHAR, college VARCHAR)",
-                f'SELECT position FROM table_name_1 WHERE college = "{team}"',
-            ),
-            (
-                f"Which score has a home of {team} and a date of March {i}?",
-                "CREATE TABLE table_name_2 (score VARCHAR, home VARCHAR, date VARCHAR)",
-                f'SELECT score FROM table_name_2 WHERE home = "{team}" AND date = "March {i}"',
-            ),
-            (
-                f"Lowest attendance when the week is less than {i % 9 + 3}?",
-                "CREATE TABLE table_name_3 (attendance INTEGER, week INTEGER)",
-                f"SELECT MIN(attendance) FROM table_name_3 WHERE week < {i % 9 + 3}",
-            ),
-            (
-                f"Creation years of departments managed by a head born in {state} (#{i})?",
-                JOIN3,
-                f"SELECT DISTINCT T1.creation FROM department AS T1 JOIN management AS T2 ON T1.department_id = T2.department_id JOIN head AS T3 ON T2.head_id = T3.head_id WHERE T3.born_state = '{state}'",
-            ),
-            (
-                f"Heads whose name contains '{state[:3]}' (#{i})?",
-                HEAD,
-                f"SELECT name FROM head WHERE name LIKE '%{state[:3]}%'",
-            ),
-            (
-                f"Heads aged between {n} and {n + 10} (#{i})?",
-                HEAD,
-                f"SELECT name, age FROM head WHERE age BETWEEN {n} AND {n + 10}",
-            ),
-            (
-                f"Heads born in {state} or Texas, oldest first (#{i})?",
-                HEAD,
-                f"SELECT name FROM head WHERE born_state IN ('{state}', 'Texas') ORDER BY age DESC",
-            ),
-            (
-                f"How many heads per state (#{i})?",
-                HEAD,
-                "SELECT born_state, COUNT(*) FROM head GROUP BY born_state",
-            ),
-        ]
-        question, context, answer = shapes[i % len(shapes)]
-        rows.append({"answer": answer, "question": question, "context": context})
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -170,70 +101,22 @@ def test_bad_sql_create_context_rows_name_file_row_and_field(tmp_path):
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataFormatError) as err:
         load_sql_create_context(str(bad), cache_dir=tmp_path / "dbs", heldout=False)
-    assert (err.value.source, err.value.row, err.value.field) == (str(bad), 2, "context")
+    # Rows are numbered as the file's lines are (1-based), whatever the split did.
+    assert (err.value.source, err.value.row, err.value.field) == (str(bad), 3, "context")
     assert "CREATE TABLE" in str(err.value)
     rows[2]["context"] = HEAD
     rows[1]["answer"] = ""
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(DataFormatError, match=r"row 1, field 'answer'"):
+    with pytest.raises(DataFormatError, match=r"row 2, field 'answer'"):
         load_sql_create_context(str(bad), cache_dir=tmp_path / "dbs", heldout=False)
     no_answer = tmp_path / "no_answer.jsonl"
     no_answer.write_text(json.dumps({"question": "q", "context": HEAD}) + "\n")
-    with pytest.raises(DataFormatError, match="answer"):
+    with pytest.raises(DataFormatError, match="field 'answer': missing"):
         load_sql_create_context(str(no_answer), cache_dir=tmp_path / "dbs", heldout=False)
-
-
-def make_spider_dir(root):
-    """A Spider-format folder: database/<db_id>/<db_id>.sqlite plus dev.json (and a BIRD-style file)."""
-    dbs = {
-        "concert_singer": (
-            "CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);"
-            "INSERT INTO singer VALUES (1, 'Joe', 'France', 52), (2, 'Tim', 'Norway', 31), (3, 'Ann', 'France', 43);"
-        ),
-        "pets_1": (
-            "CREATE TABLE pets (pet_id INTEGER PRIMARY KEY, pet_type TEXT, weight REAL);"
-            "INSERT INTO pets VALUES (1, 'cat', 12.5), (2, 'dog', 30.0), (3, 'dog', 9.25);"
-        ),
-    }
-    for db_id, script in dbs.items():
-        (root / "database" / db_id).mkdir(parents=True)
-        con = sqlite3.connect(root / "database" / db_id / f"{db_id}.sqlite")
-        con.executescript(script)
-        con.close()
-    dev = [
-        {
-            "db_id": "concert_singer",
-            "question": "How many singers are there?",
-            "query": "SELECT count(*) FROM singer",
-        },
-        {
-            "db_id": "concert_singer",
-            "question": "Names of singers from France?",
-            "query": "SELECT name FROM singer WHERE country = 'France'",
-        },
-        {
-            "db_id": "pets_1",
-            "question": "Average weight of dogs?",
-            "query": "SELECT avg(weight) FROM pets WHERE pet_type = 'dog'",
-        },
-        {
-            "db_id": "pets_1",
-            "question": "Pet types by count?",
-            "query": "SELECT pet_type, count(*) FROM pets GROUP BY pet_type ORDER BY count(*) DESC",
-        },
-    ]
-    (root / "dev.json").write_text(json.dumps(dev))
-    bird = [
-        {
-            "db_id": "pets_1",
-            "question": "Heavy pets?",
-            "evidence": "heavy means weight > 10",
-            "SQL": "SELECT pet_id FROM pets WHERE weight > 10",
-            "difficulty": "simple",
-        }
-    ]
-    (root / "bird_dev.json").write_text(json.dumps(bird))
-    return root
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(json.dumps(scc_rows()[0]) + "\n" + '{"question": "q", "cont' + "\n")
+    with pytest.raises(DataFormatError, match=r"torn.jsonl, row 2: not valid JSON"):
+        load_sql_create_context(str(torn), cache_dir=tmp_path / "dbs", heldout=False)
 
 
 def test_spider_format_folder(tmp_path):
@@ -260,12 +143,12 @@ def test_spider_errors_name_the_file_row_and_field(tmp_path):
             ]
         )
     )
-    with pytest.raises(DataFormatError, match=r"bad.json, row 1, field 'db_id': no database"):
+    with pytest.raises(DataFormatError, match=r"bad.json, row 2, field 'db_id': unknown database 'nope'"):
         load_spider(root, bad)
     bad.write_text(json.dumps([{"db_id": "concert_singer", "question": "q"}]))
-    with pytest.raises(DataFormatError, match=r"row 0, field 'query'"):
+    with pytest.raises(DataFormatError, match=r"row 1, field 'query': missing"):
         load_spider(root, bad)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataFormatError, match="no such folder"):
         load_spider(tmp_path / "nowhere")
 
 
@@ -276,3 +159,16 @@ def test_embedded_split(embedded):
     assert {e.seen_combo for e in examples} == {True, False}
     for ex in examples[:20]:
         assert execute_readonly(ex.db_path, ex.query).ok
+
+
+def test_a_local_file_is_scored_whole_unless_a_split_is_asked(scc_file, tmp_path, monkeypatch):
+    from tunebench.evaluate.sql.config import DatasetChoice
+    from tunebench.evaluate.sql.load import load_examples
+
+    monkeypatch.setenv("TUNEBENCH_DATA", str(tmp_path / "data"))
+    whole, info = load_examples(DatasetChoice(name="sql-create-context", source=str(scc_file)))
+    assert len(whole) == 40 and info["heldout"] is False and info["description"].startswith("all rows")
+    held, info = load_examples(
+        DatasetChoice(name="sql-create-context", source=str(scc_file), eval_fraction=0.25, max_samples=40)
+    )
+    assert len(held) == 10 and info["heldout"] is True and info["eval_fraction"] == 0.25

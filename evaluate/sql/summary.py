@@ -1,0 +1,107 @@
+"""score → summary: accuracies (with a 95% bootstrap interval), breakdowns and an error taxonomy.
+
+Execution accuracy counts only examples whose gold query runs. The headline is the `spider` metric
+(the official decision); `strict` is reported beside it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import sqlglot
+
+BOOTSTRAP_RESAMPLES = 2000
+# Why a prediction scored 0, in the order a reader asks: is it SQL? does it name real things? does it
+# run? in time? does it return the right rows?
+ERROR_CLASSES = ("does not parse", "unknown table or column", "runtime error", "timeout", "wrong result")
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return round(hits / n, 4) if n else None
+
+
+def bootstrap_ci(
+    hits: list[bool], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> list[float] | None:
+    """The 95% percentile-bootstrap interval of the mean of `hits` (resampled questions, seeded)."""
+    import numpy as np
+
+    if not hits:
+        return None
+    values = np.asarray(hits, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def error_class(record: dict) -> str | None:
+    """The taxonomy class of a miss (None for a match or a gold that does not run)."""
+    outcome = record["exec_outcome"]
+    if outcome in ("match", "gold_error"):
+        return None
+    if outcome == "pred_timeout":
+        return "timeout"
+    if outcome in ("mismatch", "pred_truncated"):
+        return "wrong result"
+    error = (record["pred_result"].get("error") or "").lower()
+    if "no such table" in error or "no such column" in error:
+        return "unknown table or column"
+    if not record["prediction"].strip() or "syntax error" in error or "incomplete input" in error:
+        return "does not parse"
+    try:
+        sqlglot.parse_one(record["prediction"], read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return "does not parse"
+    return "runtime error"
+
+
+def _group(records: list[dict], key) -> dict[str, dict]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[str(key(r))].append(r)
+    return {
+        k: {
+            "n": len(v),
+            "exec_accuracy": _rate(sum(r["exec_match"] for r in v), len(v)),
+            "strict_accuracy": _rate(sum(r["metrics"]["strict"]["match"] for r in v), len(v)),
+            "exact_match": _rate(sum(r["exact_match"] for r in v), len(v)),
+        }
+        for k, v in sorted(groups.items())
+    }
+
+
+def summarize(records: list[dict]) -> dict:
+    """Overall and per-group scores of one model's records."""
+    scored = [r for r in records if r["exec_outcome"] != "gold_error"]
+    nonempty = [r for r in scored if not r.get("gold_empty_all", r["gold_empty"])]
+    outcomes = Counter(r["exec_outcome"] for r in records)
+    errors = Counter(error_class(r) for r in scored)
+    summary = {
+        "n": len(records),
+        "n_scored": len(scored),
+        "metric": "spider",
+        "exec_accuracy": _rate(sum(r["exec_match"] for r in scored), len(scored)),
+        "exec_accuracy_ci95": bootstrap_ci([r["exec_match"] for r in scored]),
+        "strict_accuracy": _rate(sum(r["metrics"]["strict"]["match"] for r in scored), len(scored)),
+        "single_db_accuracy": _rate(
+            sum(r.get("single_db_match", {}).get("spider", r["exec_match"]) for r in scored), len(scored)
+        ),
+        "databases_per_question": max((r.get("databases", 1) for r in records), default=1),
+        "exact_match": _rate(sum(r["exact_match"] for r in records), len(records)),
+        "raw_match": _rate(sum(r["raw_match"] for r in records), len(records)),
+        "exec_accuracy_nonempty_gold": _rate(sum(r["exec_match"] for r in nonempty), len(nonempty)),
+        "gold_errors": outcomes.get("gold_error", 0),
+        "gold_empty": sum(r["gold_empty"] for r in records),
+        "gold_empty_all": sum(r.get("gold_empty_all", r["gold_empty"]) for r in records),
+        "outcomes": dict(sorted(outcomes.items())),
+        "errors": {c: errors.get(c, 0) for c in ERROR_CLASSES},
+        "by_difficulty": _group(scored, lambda r: r["difficulty"]),
+        "by_query_type": _group(scored, lambda r: r["template"]),
+    }
+    if any(r.get("seen_combo") is not None for r in scored):
+        summary["by_seen_combo"] = _group(
+            scored,
+            lambda r: "seen" if r.get("seen_combo") else "unseen" if r.get("seen_combo") is False else "n/a",
+        )
+    return summary

@@ -1,0 +1,75 @@
+"""The report's numbers: bootstrap interval, error taxonomy, per-difficulty breakdown."""
+
+from __future__ import annotations
+
+from tunebench.evaluate.sql.summary import ERROR_CLASSES, bootstrap_ci, error_class, summarize
+
+
+def _record(outcome: str, prediction: str = "SELECT 1", error: str | None = None, difficulty="easy", ok=None):
+    match = outcome == "match" if ok is None else ok
+    return {
+        "exec_match": match,
+        "exec_outcome": outcome,
+        "metrics": {
+            "spider": {"match": match, "outcome": outcome},
+            "strict": {"match": match, "outcome": outcome},
+        },
+        "exact_match": False,
+        "raw_match": False,
+        "gold_empty": False,
+        "prediction": prediction,
+        "pred_result": {"error": error},
+        "difficulty": difficulty,
+        "template": "t",
+    }
+
+
+def test_error_taxonomy():
+    assert error_class(_record("match")) is None
+    assert error_class(_record("gold_error")) is None
+    assert error_class(_record("mismatch")) == "wrong result"
+    assert error_class(_record("pred_truncated")) == "wrong result"
+    assert error_class(_record("pred_timeout", error="timed out after 5 s")) == "timeout"
+    assert error_class(_record("pred_error", error="OperationalError: no such column: nam")) == (
+        "unknown table or column"
+    )
+    assert (
+        error_class(_record("pred_error", error="OperationalError: no such table: x"))
+        == "unknown table or column"
+    )
+    assert error_class(_record("pred_error", "SELEC a", 'OperationalError: near "SELEC": syntax error')) == (
+        "does not parse"
+    )
+    assert error_class(_record("pred_error", "", "empty prediction")) == "does not parse"
+    assert error_class(
+        _record("pred_error", "SELECT abs(-9223372036854775808)", "OperationalError: integer overflow")
+    ) == ("runtime error")
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():
+    small = bootstrap_ci([True] * 6 + [False] * 4)
+    large = bootstrap_ci([True] * 600 + [False] * 400)
+    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 5
+    assert bootstrap_ci([True] * 10) == [1.0, 1.0] and bootstrap_ci([]) is None
+    assert bootstrap_ci([True, False] * 20) == bootstrap_ci([True, False] * 20)  # seeded
+
+
+def test_summary_counts_each_class_and_difficulty():
+    records = [
+        _record("match", difficulty="easy"),
+        _record("match", difficulty="hard"),
+        _record("mismatch", difficulty="hard"),
+        _record("pred_error", "SELECT x FROM nowhere", "OperationalError: no such table: nowhere", "medium"),
+        _record("gold_error", difficulty="easy"),
+    ]
+    s = summarize(records)
+    assert (s["n"], s["n_scored"], s["exec_accuracy"], s["metric"]) == (5, 4, 0.5, "spider")
+    assert s["errors"] == dict.fromkeys(ERROR_CLASSES, 0) | {"wrong result": 1, "unknown table or column": 1}
+    assert s["by_difficulty"]["hard"] == {
+        "n": 2,
+        "exec_accuracy": 0.5,
+        "strict_accuracy": 0.5,
+        "exact_match": 0.0,
+    }
+    assert s["exec_accuracy_ci95"][0] <= 0.5 <= s["exec_accuracy_ci95"][1]
