@@ -123,6 +123,15 @@ BAD = [
         [{"question": "q", "context": None, "answer": "a"}],
         r"row 0, field 'context': expected a string, got NoneType",
     ),
+    (
+        "context not CREATE TABLE (the check evaluation makes too)",
+        "sql-create-context",
+        [
+            {"question": "q", "context": "CREATE TABLE t (a INTEGER)", "answer": "SELECT a FROM t"},
+            {"question": "q", "context": "DROP TABLE t", "answer": "SELECT 1"},
+        ],
+        r"row 1, field 'context': not a CREATE TABLE statement: DROP TABLE t \(expected CREATE TABLE statements\)",
+    ),
 ]
 
 
