@@ -173,7 +173,10 @@ class SqlSandbox:
         if code == OUT_OF_MEMORY_EXIT:
             return f"it ran out of memory (limit {self.memory_bytes / 2**30:.1f} GiB)"
         if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             hint = " (the system's out-of-memory killer, most likely)" if -code == signal.SIGKILL else ""
             return f"it was killed by {name}{hint}"
         return f"it exited with code {code}" if code is not None else "it stopped answering"

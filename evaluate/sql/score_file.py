@@ -15,6 +15,7 @@ from pathlib import Path
 from tunebench.evaluate.sql.config import DatasetChoice, ExecutionLimits
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.load import load_examples
+from tunebench.evaluate.sql.pipeline import Evaluation, write_outputs
 from tunebench.evaluate.sql.scoring import Scorer
 from tunebench.evaluate.sql.summary import summarize
 from tunebench.formats import DataFormatError
@@ -78,8 +79,6 @@ def read_predictions(path: Path, examples: list[SqlExample]) -> dict[str, str]:
 
 def score_predictions(config: ScoreConfig):
     """(out, summary): predictions.jsonl, summary.json, report.md and plots under `config.out`."""
-    from tunebench.evaluate.sql.pipeline import Evaluation, write_outputs
-
     examples, dataset = load_examples(config.dataset)
     predictions = read_predictions(config.predictions, examples)
     label = config.label or config.predictions.stem
