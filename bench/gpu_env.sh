@@ -24,4 +24,6 @@ fi
 VPY="$VENV/bin/python"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" -r "$WHEELS/requirements.txt"
 "$VPY" -m pip install --quiet --no-index --find-links "$WHEELS" --no-build-isolation --no-deps -e .
+# What was found (CUDA, flash-attn, bitsandbytes, liger), printed and saved before the first model.
+"$VPY" -m bench.gpu_preflight
 "$VPY" -m bench.train_throughput --suite 7b "$@"

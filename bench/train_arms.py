@@ -22,7 +22,8 @@ from bench.memory import PeakMemory
 MAX_STEPS = 100_000  # the timer stops training; this only bounds the learning-rate schedule
 
 
-def _common_overrides(spec: dict) -> list[str]:
+def recipe_overrides(spec: dict) -> list[str]:
+    """The recipe's command line for an arm: its model and data, no saving, no eval, the arm's overrides."""
     out = [
         "--config",
         spec["recipe"],
@@ -33,12 +34,13 @@ def _common_overrides(spec: dict) -> list[str]:
         "--eval_fraction=0",
         "--eval_strategy=no",
         f"--output_dir={spec['output_dir']}",
-        f"--max_steps={MAX_STEPS}",
         f"--logging_steps={spec.get('logging_steps', 10)}",
         "--save_strategy=no",
         "--report_to=none",
         "--disable_tqdm=true",
     ]
+    if spec.get("schedule") != "own":  # throughput: the timer stops training, not the schedule
+        out.append(f"--max_steps={MAX_STEPS}")
     if spec.get("cpu"):  # the GPU recipes on a CPU (the shrunk test run): what `make train` does there
         out += ["--use_cpu=true", "--bf16=false", "--tf32=false"]
     return out + list(spec.get("overrides", []))
@@ -105,7 +107,8 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
         max_length=sft.max_length,
         learning_rate=sft.learning_rate,
         assistant_only_loss=sft.assistant_only_loss,
-        max_steps=MAX_STEPS,
+        # time to accuracy runs TRL's own schedule (3 epochs, linear decay); throughput never ends it
+        **({} if spec.get("schedule") == "own" else {"max_steps": MAX_STEPS}),
         logging_steps=spec.get("logging_steps", 10),
         save_strategy="no",
         report_to="none",
@@ -131,7 +134,7 @@ def run_arm(spec: dict) -> dict:
 
     torch.set_num_threads(int(spec["threads"]))
     torch.manual_seed(spec.get("seed", 0))
-    tb, sft, margs, _ = parse(_common_overrides(spec))
+    tb, sft, margs, _ = parse(recipe_overrides(spec))
     counts = new_counts()
     control = Control(spec.get("ctl_read_fd"), spec.get("ctl_write_fd"))
     timer = WindowTimer(counts, control, spec["warmup_steps"], spec["windows"], spec["window_s"])

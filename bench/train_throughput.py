@@ -36,18 +36,32 @@ def _grouped(batch: int) -> list[str]:
 
 
 PLAIN_CPU = {"kind": "plain", "plain_batch": [8, 1]}
+# The CPU shapes below are spelled out, so each arm means the same thing whatever the recipe ships.
+PACKED = ["--packing=true", "--per_device_train_batch_size=1", "--gradient_accumulation_steps=8"]
+RANDOM_B32 = ["--packing=false", "--per_device_train_batch_size=32", "--gradient_accumulation_steps=1"]
+RANDOM_B8X4 = ["--packing=false", "--per_device_train_batch_size=8", "--gradient_accumulation_steps=4"]
 TINY_ARMS = {
     # TRL's defaults (batch 8, padded to the longest, SDPA) with the CPU fixes TRL needs (use_cpu, no bf16)...
     "trl_plain": {**PLAIN_CPU, "gradient_checkpointing": False},
     # ...and with TRL's default gradient checkpointing left on, as a user following the docs gets it
     "trl_defaults_gc": {**PLAIN_CPU, "gradient_checkpointing": True},
     "tunebench": {"kind": "tunebench"},  # the tiny recipe as `make train` runs it
-    # the recipe with packing swapped for length-grouped padded batches: 32 rows ~ the 8 packed bins'
-    # examples per optimizer step; `_b8` is TRL's batch size, to separate padding from batch size
+    # padding-free bfd packing, one 512-token bin per forward x 8 accumulated (the recipe until issue 15)
+    "tunebench_packed": {"kind": "tunebench", "overrides": PACKED},
+    # TRL's random sampler, 32 padded rows in one forward: ~the 8 packed bins' examples per step
+    "tunebench_random_b32": {"kind": "tunebench", "overrides": RANDOM_B32},
+    # the same examples per step as 4 accumulated forwards of 8 (issue 15's 90% run)
+    "tunebench_random_b8x4": {"kind": "tunebench", "overrides": RANDOM_B8X4},
+    # the recipe compiled by inductor (CPU: gcc); its compile time is in the warm-up, not the windows
+    "tunebench_random_b32_compiled": {
+        "kind": "tunebench",
+        "overrides": [*RANDOM_B32, "--torch_compile=true"],
+    },
+    # length-grouped padded batches: fast, but they learned nothing here (docs/bench.md); kept to measure
     "tunebench_grouped": {"kind": "tunebench", "overrides": _grouped(32)},
     "tunebench_grouped_b8": {"kind": "tunebench", "overrides": _grouped(8)},
 }
-TINY_DEFAULT_ARMS = ["trl_plain", "trl_defaults_gc", "tunebench", "tunebench_grouped"]
+TINY_DEFAULT_ARMS = ["trl_plain", "trl_defaults_gc", "tunebench", "tunebench_packed", "tunebench_random_b32"]
 
 
 def tiny_arms(names: list[str]) -> list[dict]:
@@ -58,12 +72,14 @@ def tiny_arms(names: list[str]) -> list[dict]:
 
 
 TINY_COMPARISONS = [
-    ("tunebench", "trl_plain"),
-    ("tunebench", "trl_defaults_gc"),
-    ("tunebench_grouped", "trl_plain"),
-    ("tunebench_grouped", "trl_defaults_gc"),
-    ("tunebench_grouped", "tunebench"),
-    ("tunebench_grouped_b8", "trl_plain"),
+    *(
+        (arm, base)
+        for arm in TINY_ARMS
+        if arm.startswith("tunebench")
+        for base in ("trl_plain", "trl_defaults_gc")
+    ),
+    ("tunebench_random_b32", "tunebench_packed"),
+    ("tunebench_random_b32_compiled", "tunebench_random_b32"),
 ]
 
 
@@ -111,7 +127,8 @@ def run_tiny(args, work: Path) -> dict:
     return {"tiny": {"recipe": TINY_RECIPE, "arms": arms, "comparisons": comparisons(arms, TINY_COMPARISONS)}}
 
 
-def run_7b(args, work: Path) -> dict:
+def run_7b(args, work: Path, on_model=None) -> dict:
+    """Every model's arms; `on_model(results so far)` after each, so a GPU session cut short keeps them."""
     from bench.gpu_models import MODELS, build_random_model, shrink, write_synthetic_messages
     from tunebench.embedded import build_embedded
 
@@ -167,6 +184,8 @@ def run_7b(args, work: Path) -> dict:
             "comparisons": comparisons(arms, [("tunebench", "trl_plain")]),
         }
         _remove_tree(mdir / "model")  # 14-17 GB each: keep the disk free for the next model
+        if on_model:
+            on_model(out)
     return out
 
 
@@ -239,23 +258,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import torch
 
+    def result_of(models: dict, complete: bool) -> dict:
+        return {
+            "suite": args.suite,
+            "complete": complete,
+            "torch": torch.__version__,
+            "torch_threads": args.threads,
+            "schedule": {
+                "warmup_steps": args.warmup_steps,
+                "windows": args.windows,
+                "window_s": args.window_s,
+                "interleaved": args.interleave,
+            },
+            "models": models,
+            "summary_rows": summary_rows(models),
+        }
+
+    def save_partial(models: dict) -> None:
+        write_result(args.name, result_of(models, complete=False))
+
     with tempfile.TemporaryDirectory(prefix="tunebench-bench-", dir=args.workdir) as tmp:
         work = Path(tmp)
-        models = run_tiny(args, work) if args.suite == "tiny" else run_7b(args, work)
-    result = {
-        "suite": args.suite,
-        "torch": torch.__version__,
-        "torch_threads": args.threads,
-        "schedule": {
-            "warmup_steps": args.warmup_steps,
-            "windows": args.windows,
-            "window_s": args.window_s,
-            "interleaved": args.interleave,
-        },
-        "models": models,
-        "summary_rows": summary_rows(models),
-    }
-    path = write_result(args.name, result)
+        models = run_tiny(args, work) if args.suite == "tiny" else run_7b(args, work, on_model=save_partial)
+    path = write_result(args.name, result_of(models, complete=True))
     print_report(models)
     print(f"\nresults: {path} and {path.parent / 'summary.md'} (arm logs: {args.log_dir})")
     failed = [

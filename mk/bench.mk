@@ -1,8 +1,9 @@
 # Benchmarks (bench/): ratios against a baseline measured in the same run; results in bench/results/.
-#   make bench                         CPU, a few minutes: bench/results/*.json + summary.md
+#   make bench                         CPU: tokens/s and time to 70% vs plain TRL: bench/results/*.json + summary.md
 #   make bench-wheels                  (with network) wheels for an offline GPU machine -> bench/wheels
 #   make bench-gpu                     (on the GPU machine) offline install + 7B QLoRA benchmark
 BENCH_ARGS ?=
+BENCH_TTA_ARGS ?=
 BENCH_GPU_ARGS ?=
 BENCH_WHEELS ?= bench/wheels
 BENCH_PY ?= 3.12
@@ -14,8 +15,9 @@ BENCH_MODEL = $(if $(wildcard $(MODEL)/config.json),$(MODEL),$(BASE_MODEL))
 
 .PHONY: bench bench-wheels bench-gpu
 ##@ benchmarks
-bench: setup ## CPU benchmarks, a few minutes: training throughput vs plain TRL (+ the other bench/ scripts)
+bench: setup ## CPU benchmarks: tokens/s and time to 70% accuracy vs plain TRL (+ the other bench/ scripts)
 	$(BIN)/python -m bench.train_throughput $(BENCH_ARGS)
+	$(BIN)/python -m bench.time_to_accuracy $(BENCH_TTA_ARGS)
 	@status=0; for s in generation_speed judge_concurrency serve_latency; do \
 	  [ -f bench/$$s.py ] || continue; \
 	  case $$s in judge_concurrency) extra= ;; *) extra="--model $(BENCH_MODEL)" ;; esac; \
@@ -25,5 +27,5 @@ bench: setup ## CPU benchmarks, a few minutes: training throughput vs plain TRL 
 bench-wheels: setup ## download wheels for an offline GPU machine into bench/wheels (CPython 3.12, x86-64)
 	$(BIN)/python -m bench.gpu_wheels --dest $(BENCH_WHEELS) --python-version $(BENCH_PY)
 
-bench-gpu: ## offline GPU machine: install bench/wheels, run the 7B QLoRA benchmark (~8 min, one H100)
+bench-gpu: ## offline GPU machine: install bench/wheels, preflight, 7B QLoRA benchmark (~8 min, one H100)
 	GPU_PYTHON=$(GPU_PYTHON) GPU_VENV=$(GPU_VENV) BENCH_WHEELS=$(BENCH_WHEELS) bash bench/gpu_env.sh $(BENCH_GPU_ARGS)

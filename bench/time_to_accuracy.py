@@ -1,0 +1,218 @@
+"""Time to accuracy: training seconds until the tiny model reaches 70% execution accuracy on the embedded
+held-out questions, tunebench's recipe against plain TRL's defaults, same data and machine.
+
+    python -m bench.time_to_accuracy                          # make bench: trl_plain and tunebench
+    python -m bench.time_to_accuracy --arms trl_plain,tunebench_unpacked --repeats 3
+
+Each arm trains in its own process on its own schedule (plain TRL: TRL's 3 epochs at batch 8, linear
+decay; tunebench: the recipe) and is scored every `--every-s` training seconds through
+`python -m tunebench.evaluate.sql` (the clock stops while it scores). An arm stops at the target or
+when its training budget is spent: then it says "not reached" and its best accuracy. Arms run one
+after the other (alternating order over repeats); results are written after every arm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.arm_runner import REPO
+from bench.common import RESULTS_DIR, write_result
+
+TINY_RECIPE = "recipes/tiny-text-to-sql.yaml"
+# plain TRL as in the throughput benchmark: batch 8 padded, no packing, the two CPU fixes, no grad ckpt
+PLAIN = {"kind": "plain", "plain_batch": [8, 1], "gradient_checkpointing": False}
+UNPACKED = ["--packing=false", "--per_device_train_batch_size=8", "--gradient_accumulation_steps=4"]
+ARMS = {
+    "trl_plain": PLAIN,
+    "tunebench": {"kind": "tunebench"},  # the recipe as shipped
+    # the recipe with TRL's random sampler over padded batches of 8, 4 accumulated (issue 15's 90% run)
+    "tunebench_unpacked": {"kind": "tunebench", "overrides": UNPACKED},
+    # the same 32 examples per optimizer step in one padded forward pass (TRL's random sampler)
+    "tunebench_random_b32": {
+        "kind": "tunebench",
+        "overrides": [
+            "--packing=false",
+            "--per_device_train_batch_size=32",
+            "--gradient_accumulation_steps=1",
+        ],
+    },
+}
+DEFAULT_ARMS = ["trl_plain", "tunebench"]
+
+
+def arm_specs(args, work: Path, data_dir: Path, base_dir: Path) -> list[dict]:
+    unknown = [n for n in args.arms if n not in ARMS]
+    if unknown:
+        raise SystemExit(f"unknown arm(s) {unknown}; choose from {sorted(ARMS)}")
+    return [
+        {
+            "name": n,
+            **ARMS[n],
+            "overrides": [*ARMS[n].get("overrides", []), *args.override],
+            "recipe": str(REPO / TINY_RECIPE),
+            "model": str(base_dir),
+            "dataset": str(data_dir / "train.jsonl"),
+            "dataset_format": "text2sql",
+            "data_dir": str(data_dir),
+            "output_dir": str(work / n),
+            "threads": args.threads,
+            "target": args.target,
+            "every_s": args.every_s,
+            "budget_s": args.budget_s,
+            "limit": args.limit,
+            "logging_steps": 25,
+        }
+        for n in args.arms
+    ]
+
+
+def run_one(spec: dict, work: Path, log_dir: Path, repeat: int) -> dict:
+    """One arm in a child process; its result file is rewritten at every probe, so a crash keeps them."""
+    tag = f"{spec['name']}-r{repeat}"
+    spec_path, out_path = work / f"{tag}.spec.json", work / f"{tag}.result.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{tag}.log"
+    print(f"== {tag}: training (log {log_path})", flush=True)
+    with log_path.open("w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.accuracy_arm", str(spec_path), str(out_path)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    result = json.loads(out_path.read_text()) if out_path.exists() else {"arm": spec["name"]}
+    if done.returncode != 0:
+        tail = log_path.read_text()[-2000:]
+        result.update(status="failed", error=f"exit code {done.returncode}; log {log_path}:\n{tail}")
+    return result
+
+
+def _fmt_time(arm: dict) -> str:
+    if arm.get("reached"):
+        return f"{arm['time_to_target_s']:.0f} s (step {arm['step_at_target']})"
+    best = arm.get("best_accuracy")
+    best_txt = f"best {best:.1%} at {arm['best_at_s']:.0f} s" if best is not None else "no probe"
+    return f"not reached in {arm.get('train_s', 0):.0f} s ({best_txt})"
+
+
+def comparisons(runs: dict[str, list[dict]], baseline: str = "trl_plain") -> list[dict]:
+    """Per arm against the baseline, repeat by repeat: time ratio (baseline / arm: above 1 is faster)
+    when both reached the target, and the tokens/s ratio (arm / baseline)."""
+    out = []
+    for name, arm_runs in runs.items():
+        if name == baseline or baseline not in runs:
+            continue
+        time_ratios, tps_ratios, unreached = [], [], 0
+        for arm, base in zip(arm_runs, runs[baseline], strict=False):
+            if arm.get("reached") and base.get("reached") and arm["time_to_target_s"] > 0:
+                time_ratios.append(base["time_to_target_s"] / arm["time_to_target_s"])
+            else:
+                unreached += 1
+            if arm.get("tokens_per_s") and base.get("tokens_per_s"):
+                tps_ratios.append(arm["tokens_per_s"] / base["tokens_per_s"])
+        out.append(
+            {
+                "arm": name,
+                "baseline": baseline,
+                "time_to_target_ratio": round(statistics.median(time_ratios), 3) if time_ratios else None,
+                "time_to_target_ratios": [round(r, 3) for r in time_ratios],
+                "repeats_without_both_reaching": unreached,
+                "tokens_per_s_ratio": round(statistics.median(tps_ratios), 3) if tps_ratios else None,
+                "tokens_per_s_ratios": [round(r, 3) for r in tps_ratios],
+            }
+        )
+    return out
+
+
+def summary_rows(runs: dict[str, list[dict]], comps: list[dict], target: float) -> list[dict]:
+    rows = []
+    for name, arm_runs in runs.items():
+        for i, arm in enumerate(arm_runs):
+            s = arm.get("settings", {})
+            note = (
+                f"repeat {i + 1}; {arm.get('status')}; {arm.get('steps', '?')} steps, "
+                f"{arm.get('tokens_per_s', '?')} tokens/s; batch {s.get('per_device_train_batch_size')}x"
+                f"{s.get('gradient_accumulation_steps')}, packing {s.get('packing')}, "
+                f"compile {s.get('torch_compile')}, setup {arm.get('setup_s', '?')} s"
+            )
+            rows.append(
+                {"figure": f"tiny {name} time to {target:.0%}", "value": _fmt_time(arm), "note": note}
+            )
+    for c in comps:
+        spread = ", ".join(f"{r:.2f}x" for r in c["time_to_target_ratios"]) or "-"
+        value = f"{c['time_to_target_ratio']:.2f}x" if c["time_to_target_ratio"] else "not reached by both"
+        rows.append(
+            {
+                "figure": f"tiny {c['arm']} / {c['baseline']} time to {target:.0%} (baseline / arm)",
+                "value": value,
+                "note": f"repeats: {spread}; tokens/s ratio {c['tokens_per_s_ratio']}x "
+                f"({', '.join(f'{r:.2f}' for r in c['tokens_per_s_ratios'])})",
+            }
+        )
+    return rows
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated, of {sorted(ARMS)}")
+    ap.add_argument("--target", type=float, default=0.70, help="execution accuracy to reach (0-1)")
+    ap.add_argument("--every-s", type=float, default=90.0, help="training seconds between probes")
+    ap.add_argument("--budget-s", type=float, default=900.0, help="training seconds per arm before giving up")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of every arm (order alternates)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: a shared CPU, see docs/bench.md)"
+    )
+    ap.add_argument("--limit", type=int, default=None, help="score on the first N held-out questions only")
+    ap.add_argument("--override", action="append", default=[], help="a recipe override for tunebench arms")
+    ap.add_argument("--name", default="time_to_accuracy_cpu")
+    args = ap.parse_args(argv)
+    args.arms = [a for a in args.arms.split(",") if a]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tunebench.embedded import build_embedded
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    data_dir, base_dir = (p.resolve() for p in build_embedded(seed=0))
+    log_dir = RESULTS_DIR / "logs" / args.name
+    runs: dict[str, list[dict]] = {n: [] for n in args.arms}
+    with tempfile.TemporaryDirectory(prefix="tunebench-tta-") as tmp:
+        work = Path(tmp)
+        specs = arm_specs(args, work, data_dir, base_dir)
+        for r in range(args.repeats):
+            for spec in specs if r % 2 == 0 else list(reversed(specs)):
+                arm = run_one(spec, work, log_dir, r)
+                runs[spec["name"]].append(arm)
+                print(f"   {spec['name']}: {_fmt_time(arm)}", flush=True)
+                comps = comparisons(runs)
+                write_result(
+                    args.name,
+                    {
+                        "target": args.target,
+                        "schedule": {
+                            "every_s": args.every_s,
+                            "budget_s": args.budget_s,
+                            "repeats": args.repeats,
+                        },
+                        "torch_threads": args.threads,
+                        "runs": runs,
+                        "comparisons": comps,
+                        "summary_rows": summary_rows(runs, comps, args.target),
+                    },
+                )
+    for c in comparisons(runs):
+        print(
+            f"ratio {c['arm']} / {c['baseline']}: time to {args.target:.0%} {c['time_to_target_ratio']}x "
+            f"(repeats {c['time_to_target_ratios']}), tokens/s {c['tokens_per_s_ratio']}x"
+        )
+    return 1 if any(a.get("status") == "failed" for v in runs.values() for a in v) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The time-to-accuracy benchmark's probe schedule, ratios and one real arm (train, save, score via the CLI)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import TrainerControl, TrainerState
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _drive(probe, clock, step_s: float, max_steps: int) -> TrainerControl:
+    """Steps of `step_s` seconds through the callback, as Trainer calls it, until it says stop."""
+    state, control = TrainerState(max_steps=max_steps), TrainerControl()
+    probe.on_train_begin(None, state, control)
+    for step in range(1, max_steps + 1):
+        clock.now += step_s
+        state.global_step = step
+        probe.on_step_end(None, state, control)
+        if control.should_training_stop:
+            break
+    return control
+
+
+def test_probe_scores_on_schedule_stops_at_target_and_excludes_scoring_time():
+    from bench.accuracy_probe import AccuracyProbe
+
+    clock, accuracies, seen_steps = FakeClock(), iter([0.1, 0.5, 0.72, 0.9]), []
+
+    def score(model, tokenizer, step):
+        seen_steps.append(step)
+        clock.now += 30.0  # scoring takes 30 s of wall time: not training time
+        return next(accuracies)
+
+    probe = AccuracyProbe(score, every_s=10.0, target=0.7, budget_s=1000.0, clock=clock)
+    control = _drive(probe, clock, step_s=1.0, max_steps=100)
+    assert control.should_training_stop
+    assert seen_steps == [10, 20, 30]  # every 10 training seconds, scoring time not counted
+    s = probe.summary()
+    assert s["reached"] and s["time_to_target_s"] == 30.0 and s["step_at_target"] == 30
+    assert [p["accuracy"] for p in s["probes"]] == [0.1, 0.5, 0.72]
+    assert all(p["eval_s"] == 30.0 for p in s["probes"])
+
+
+def test_probe_reports_not_reached_at_budget_and_scores_the_last_step():
+    from bench.accuracy_probe import AccuracyProbe
+
+    clock = FakeClock()
+    probe = AccuracyProbe(lambda m, t, s: 0.2, every_s=25.0, target=0.7, budget_s=60.0, clock=clock)
+    _drive(probe, clock, step_s=2.0, max_steps=1000)
+    s = probe.summary()
+    assert not s["reached"] and s["time_to_target_s"] is None
+    assert [p["step"] for p in s["probes"]] == [13, 26, 30]  # 26 s, 52 s, then the budget (60 s)
+    assert s["best_accuracy"] == 0.2
+
+    clock = FakeClock()
+    short = AccuracyProbe(lambda m, t, s: 0.3, every_s=100.0, target=0.7, budget_s=1000.0, clock=clock)
+    _drive(short, clock, step_s=1.0, max_steps=7)
+    assert [p["step"] for p in short.summary()["probes"]] == [7]  # the schedule's end is always scored
+
+
+def test_exec_accuracy_reads_the_sql_stage_summary():
+    from bench.accuracy_probe import ScoreFailed, exec_accuracy
+
+    assert exec_accuracy({"models": {"model": {"exec_accuracy": 0.735, "n": 200}}}) == 0.735
+    assert exec_accuracy({"models": {"model": {"exec_accuracy": None}}}) == 0.0
+    with pytest.raises(ScoreFailed):
+        exec_accuracy({"models": {"base": {}, "fine-tuned": {}}})
+
+
+def test_time_ratios_pair_repeats_and_say_when_a_side_did_not_reach():
+    from bench.time_to_accuracy import comparisons, summary_rows
+
+    def arm(t, tps, reached=True):
+        return {"reached": reached, "time_to_target_s": t if reached else None, "tokens_per_s": tps,
+                "train_s": t, "best_accuracy": 0.75 if reached else 0.4, "best_at_s": t, "step_at_target": 5,
+                "status": "done", "settings": {}}  # fmt: skip
+
+    runs = {
+        "trl_plain": [arm(300, 1000), arm(400, 1000), arm(500, 1000)],
+        "fast": [arm(100, 1500), arm(200, 2000), arm(900, 1500, reached=False)],
+    }
+    (c,) = comparisons(runs)
+    assert c["time_to_target_ratios"] == [3.0, 2.0] and c["time_to_target_ratio"] == 2.5
+    assert c["repeats_without_both_reaching"] == 1
+    assert c["tokens_per_s_ratio"] == 1.5
+    rows = {r["figure"]: r["value"] for r in summary_rows(runs, [c], 0.7)}
+    assert rows["tiny fast / trl_plain time to 70% (baseline / arm)"] == "2.50x"
+    assert any(v.startswith("not reached in 900 s (best 40.0%") for v in rows.values())
+
+
+@pytest.mark.slow
+def test_one_arm_trains_is_scored_through_the_cli_and_keeps_its_probes(embedded, tmp_path):
+    """The real arm: a few seconds of the recipe, scored on 4 held-out questions by evaluate.sql."""
+    from bench.accuracy_arm import run_arm
+    from bench.arm_runner import REPO
+
+    spec = {
+        "name": "tunebench", "kind": "tunebench", "recipe": str(REPO / "recipes" / "tiny-text-to-sql.yaml"),
+        "model": str(embedded.base_dir), "dataset": str(embedded.data_dir / "train.jsonl"),
+        "dataset_format": "text2sql", "data_dir": str(embedded.data_dir), "output_dir": str(tmp_path / "arm"),
+        "threads": 1, "target": 0.99, "every_s": 1000.0, "budget_s": 1000.0, "limit": 4,
+        "overrides": ["--max_steps=3", "--packing=false", "--per_device_train_batch_size=2",
+                      "--gradient_accumulation_steps=1"],
+    }  # fmt: skip
+    out = tmp_path / "result.json"
+    result = run_arm(spec, out)
+    assert result["status"] == "done" and result["steps"] == 3 and not result["reached"]
+    (probe,) = result["probes"]  # the last step is always scored
+    assert probe["step"] == 3 and 0.0 <= probe["accuracy"] <= 1.0 and probe["eval_s"] > 0
+    assert result["tokens_per_s"] > 0 and result["settings"]["packing"] is False
+    assert json.loads(out.read_text())["probes"] == result["probes"]
+    assert (tmp_path / "arm" / "probe" / "eval-3" / "summary.json").exists()
+
+
+def test_gpu_preflight_says_what_it_found_on_this_machine(capsys):
+    """On a machine without CUDA (CI) every GPU part is reported missing in one line each, not raised."""
+    import torch
+
+    from bench.gpu_preflight import CHECKS, preflight
+
+    found = preflight()["found"]
+    printed = capsys.readouterr().out.splitlines()
+    assert set(found) == set(CHECKS) == {"cuda", "flash_attn", "bitsandbytes", "liger"}
+    assert len([line for line in printed if line.startswith("preflight ")]) == len(CHECKS) + 1
+    assert found["cuda"]["ok"] is torch.cuda.is_available()
+    assert torch.__version__ in found["cuda"]["detail"]
+    if not torch.cuda.is_available():
+        assert not found["bitsandbytes"]["ok"] and not found["flash_attn"]["ok"]
+        assert all("\n" not in v["detail"] for v in found.values())
