@@ -94,7 +94,7 @@ def load_rows(source: str, split: str):
                 raise DataFormatError(source, number, field, "missing")
             if not isinstance(value, str) or not value.strip():
                 raise DataFormatError(source, number, field, "expected a non-empty string")
-    # The split below depends only on the number of rows and the seed: this column changes nothing.
+    # The split below depends only on the number of rows and `sample_seed`: this column changes nothing.
     return ds.add_column("_row", list(range(1, len(ds) + 1)))
 
 
