@@ -46,11 +46,13 @@ def check_cuda() -> tuple[bool, str]:
 
 
 def check_flash_attn() -> tuple[bool, str]:
-    from tunebench.train.attention import flash_attn_usable
+    import torch
 
     mod = importlib.import_module("flash_attn")
-    picked = "the recipes' `auto` picks it" if flash_attn_usable() else "not usable here: recipes use sdpa"
-    return flash_attn_usable(), f"flash-attn {getattr(mod, '__version__', '?')}: {picked}"
+    # the recipes' `attn_implementation: auto` rule (train/attention.py): flash-attn importable on CUDA
+    usable = torch.cuda.is_available()
+    picked = "the recipes' `auto` picks it" if usable else "no CUDA: the recipes use sdpa"
+    return usable, f"flash-attn {getattr(mod, '__version__', '?')}: {picked}"
 
 
 def check_bitsandbytes() -> tuple[bool, str]:
