@@ -69,3 +69,20 @@ def test_chat_template_masks_only_the_answer(embedded):
     ids, mask = enc["input_ids"], enc["assistant_masks"]
     answer = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
     assert answer == "SELECT COUNT(*) FROM t" + IM_END
+
+
+def test_the_same_seed_builds_the_same_dataset_in_every_process(tmp_path):
+    """String hashing is randomized per process (PYTHONHASHSEED): nothing the generator picks may depend
+    on the order of a set, or two builds with seed 0 differ and so do the demo's figures."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from tunebench.embedded.sqlgen import build_sql_dataset; build_sql_dataset(sys.argv[1], seed=0)"
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"hash{hash_seed}"
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, timeout=300)
+        outputs.append([(out / f"{split}.jsonl").read_text() for split in ("train", "test")])
+    assert outputs[0] == outputs[1]

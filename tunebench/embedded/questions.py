@@ -31,7 +31,9 @@ def _col_values(table: Table, rows: list[tuple], col: Column) -> list:
 
 
 def _pick(rng, seq):
-    return rng.choice(list(seq)) if seq else None
+    # Sorted first: callers pass sets, whose order of strings changes with PYTHONHASHSEED from one
+    # process to the next, and the same seed must build the same dataset in every process.
+    return rng.choice(sorted(seq, key=repr)) if seq else None
 
 
 def _num_threshold(table, rows, col, rng):
