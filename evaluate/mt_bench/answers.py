@@ -92,13 +92,34 @@ class AnswerStats:
 
 
 def fingerprint_of(model: ChatModel) -> dict:
-    """What identifies the model that answers (see fingerprints.py); settings are added per answer."""
+    """What identifies the model that answers (see fingerprints.py); settings are added per answer.
+    Computed from the folder, the hub cache or the server, without loading any weights."""
     spec = model.spec
     if spec.is_server:
         return model_fingerprint("server", spec.ref, served_name=model.served_name)
     return model_fingerprint(
         spec.kind, spec.ref, revision=hub_revision(spec.ref) if spec.kind == "hub" else None
     )
+
+
+class DeferredModel(ChatModel):
+    """A local model loaded on its first `generate`: a rerun whose answers are all current loads nothing."""
+
+    def __init__(self, spec: ModelSpec, opener):
+        self.spec, self._opener, self._model = spec, opener, None
+
+    def generate(self, conversations, settings=None, *, progress=False):
+        if self._model is None:
+            self._model = self._opener()
+        return self._model.generate(conversations, settings, progress=progress)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
 
 
 def hub_revision(repo_id: str) -> str | None:

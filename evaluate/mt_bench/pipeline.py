@@ -11,6 +11,7 @@ from tunebench.chat import ChatModel, open_chat_model
 from tunebench.evaluate.mt_bench.answers import (
     AnswerSource,
     AnswerStats,
+    DeferredModel,
     default_model_id,
     fingerprint_of,
     generate_answers,
@@ -86,7 +87,12 @@ def answers_for(
             )
         print(f"answers {source.model_id}: {len(qs.questions)} on disk → {path}")
         return source.model_id
-    model = open_model(source, cfg)
+    # A server is only a client here; a local model is loaded when something is left to answer.
+    model = (
+        open_model(source, cfg)
+        if source.spec.is_server
+        else DeferredModel(source.spec, lambda: open_model(source, cfg))
+    )
     try:
         mid = model_id_of(source, model)
         stats: AnswerStats = generate_answers(

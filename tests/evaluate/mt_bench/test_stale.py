@@ -121,7 +121,7 @@ def test_swapped_answer_file_is_rejudged_only_where_answers_changed(tmp_path, ca
 
 
 @pytest.mark.slow
-def test_replaced_model_behind_a_run_answers_again(embedded, trained_run, tmp_path, capsys):
+def test_replaced_model_behind_a_run_answers_again(embedded, trained_run, tmp_path, capsys, monkeypatch):
     """The folder first holds the tiny base, then the fine-tune is trained into its place."""
     standin = StandInJudge()
     server, url = standin.serve()
@@ -163,9 +163,17 @@ def test_replaced_model_behind_a_run_answers_again(embedded, trained_run, tmp_pa
 
         standin.reset()
         capsys.readouterr()
+        from tunebench.evaluate.mt_bench import pipeline
+
+        opened = []
+        real_open = pipeline.open_chat_model
+        monkeypatch.setattr(
+            pipeline, "open_chat_model", lambda *a, **k: opened.append(a) or real_open(*a, **k)
+        )
         assert mt_bench.main(args) == 0
         printed = capsys.readouterr().out
         assert sum(standin.calls.values()) == 0 and "0 written, 3 already on disk" in printed
+        assert opened == []  # every answer current: the model was not even loaded
     finally:
         server.shutdown()
         server.server_close()
