@@ -206,9 +206,26 @@ def describe_error(err: BaseException, location: str) -> str:
         return f"cannot reach the model server at {location} (is it running?)"
     status = getattr(err, "status_code", None) or getattr(getattr(err, "response", None), "status_code", None)
     if status is not None:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return f"the model server at {location} answered HTTP {status}: {_short(first)}"
+        return f"the model server at {location} answered HTTP {status}: {_short(_server_reason(err))}"
     return f"the model at {location} failed ({type(err).__name__}): {_short(str(err))}"
+
+
+def _server_reason(err: BaseException) -> str:
+    """What the server said. The openai client keeps the response body in `err.body` and puts only
+    "Error code: 422" in str(err); TGI, vLLM and OpenAI put the reason in body["message"] or
+    body["error"] (itself a string or {"message": …})."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str) and value.strip():
+                return value
+    if isinstance(body, str) and body.strip():
+        return body
+    text = str(err)
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _short(text: str, limit: int = 200) -> str:

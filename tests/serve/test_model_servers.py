@@ -92,9 +92,9 @@ def test_tgi_validation_error_is_one_readable_sentence(tgi_server, conversations
     model = ModelConfig(spec=f"{tgi_server.url}/v1#tgi").open(SETTINGS)
     with pytest.raises(ChatError, match="answered HTTP 422") as err:
         list(model.stream(conversations[0], SETTINGS.replace(max_new_tokens=4096)))
-    # TGI's reason ("`inputs` tokens + `max_new_tokens` must be <= 2048") is in the openai error's
-    # `body`, which tunebench.chat.describe_error does not show yet (reported to the contract owner).
-    assert str(err.value).startswith(f"the model server at {tgi_server.url}/v1 answered HTTP 422")
+    # TGI's reason is in the openai error's `body` (str(err) is only "Error code: 422"): it is shown.
+    assert str(err.value).startswith(f"the model server at {tgi_server.url}/v1 answered HTTP 422: ")
+    assert "max_new_tokens" in str(err.value) and "Error code" not in str(err.value)
     assert "Traceback" not in str(err.value)
 
 
