@@ -42,6 +42,23 @@ class TunebenchArguments:
         metadata={"help": "train only the rows of tokens added for ChatML (PEFT trainable_token_indices)"},
     )
     ensure_weight_tying: bool = field(default=True, metadata={"help": "keep tied embeddings tied under LoRA"})
+    merge_base: str = field(
+        default="dequantized",
+        metadata={
+            "help": "QLoRA runs: merge into the NF4 base dequantized with the training quantization config "
+            "(the weights the adapter was trained against) | original (the base in full precision)"
+        },
+    )
+    fidelity_samples: int = field(
+        default=32,
+        metadata={
+            "help": "held-out prompts on which the merged model is compared with the adapter (0: skip)"
+        },
+    )
+    fidelity_dataset: str | None = field(
+        default=None,
+        metadata={"help": "file of held-out rows for that comparison (default: the run's held-out split)"},
+    )
     max_shard_size: str = field(default="2GB")
     hub_model_card_datasets: list[str] = field(default_factory=list)
 

@@ -1,77 +1,101 @@
-"""Merge a LoRA adapter into its base model and save a full model (`python -m tunebench.train.merge`).
+"""Merge a run's LoRA adapter into its base and save a full model (the library is `merging.py`).
 
-The base is reloaded in bf16/fp32, never 4-bit: merging into quantized weights would round the
-adapter away. Output is written to a temporary folder and renamed, so a crash never leaves a
-half-written model where a server would pick it up.
+    python -m tunebench.train.merge                                   # the tiny recipe's run
+    python -m tunebench.train.merge --config recipes/X.yaml           # that recipe's run
+    python -m tunebench.train.merge models/<run>[/adapter] [--out DIR] [--merge-base original]
+
+QLoRA runs merge into the NF4 base dequantized (the weights the adapter was trained against) unless
+`--merge-base original`; every merge of a run prints and records its fidelity against the adapter on
+its training base. An adapter folder outside a run merges into its base with the options given here.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import logging
+import sys
 from pathlib import Path
 
+from tunebench.paths import RunPaths
+from tunebench.train.merging import MERGE_BASES, merge_adapter, merge_run
 
-def merge_adapter(
-    adapter_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    base: str | None = None,
-    dtype: str = "auto",
-    max_shard_size: str = "2GB",
-    model_card: str | None = None,
-) -> Path:
-    import torch
-    from peft import PeftConfig, PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+DEFAULT_RECIPE = "recipes/tiny-text-to-sql.yaml"
 
-    from tunebench.train.model_setup import torch_dtype
 
-    adapter_dir, out = Path(adapter_dir), Path(out_dir)
-    cfg = PeftConfig.from_pretrained(str(adapter_dir))
-    base = base or cfg.base_model_name_or_path
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
-    model = AutoModelForCausalLM.from_pretrained(
-        base, dtype=torch_dtype(dtype, on_cuda=torch.cuda.is_available())
+def locate(target: str | None, config: str | None) -> tuple[Path, RunPaths | None]:
+    """(adapter folder, its run or None) from a command line: a run folder, an adapter folder, or a
+    recipe whose output_dir is the run."""
+    if target:
+        p = Path(target)
+        if (p / "adapter_config.json").exists() and p.name != "adapter":
+            return p, None  # an adapter folder outside a tunebench run
+        run = RunPaths(p.parent if p.name == "adapter" else p)
+    else:
+        from tunebench.train.args import parse
+
+        _, sft, _, _ = parse(["--config", config or DEFAULT_RECIPE])
+        run = RunPaths(Path(sft.output_dir))
+    return run.adapter, run if run.manifest.exists() else None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m tunebench.train.merge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        model.resize_token_embeddings(len(tokenizer))  # tokens were added for ChatML at training time
-    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    for cfg_obj in (model.config, model.generation_config):
-        cfg_obj.eos_token_id = tokenizer.eos_token_id
-        cfg_obj.pad_token_id = tokenizer.pad_token_id
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True, max_shard_size=max_shard_size)
-    tokenizer.save_pretrained(tmp)
-    if model_card is not None:
-        (tmp / "README.md").write_text(model_card)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("adapter", help="adapter folder (PEFT format), e.g. models/<run>/adapter")
-    ap.add_argument("--out", help="output folder (default: the run's merged/)")
-    ap.add_argument("--base", help="base model id or folder (default: the one in adapter_config.json)")
-    ap.add_argument("--dtype", default="auto", help="auto | bfloat16 | float32 | float16")
-    ap.add_argument("--max-shard-size", default="2GB")
+    ap.add_argument("target", nargs="?", help="a run folder (models/<run>) or its adapter/ folder")
+    ap.add_argument("--config", help=f"the recipe whose run to merge (default: {DEFAULT_RECIPE})")
+    ap.add_argument("--out", type=Path, help="output folder (default: the run's merged/)")
+    ap.add_argument(
+        "--merge-base",
+        choices=MERGE_BASES,
+        help="QLoRA runs: merge into the NF4 base dequantized (default) or the original full-precision base",
+    )
+    ap.add_argument(
+        "--fidelity-samples",
+        type=int,
+        help="held-out prompts to compare merged and as-trained answers on (default: the recipe's, 32; 0: skip)",
+    )
+    ap.add_argument("--base", help="base model id or folder, for an adapter outside a run")
+    ap.add_argument("--dtype", default="auto", help="for an adapter outside a run: auto | bfloat16 | float32")
+    ap.add_argument("--max-shard-size", default="2GB", help="for an adapter outside a run")
     args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else Path(args.adapter).parent / "merged"
-    card = Path(args.adapter) / "README.md"
-    merged = merge_adapter(
-        args.adapter,
-        out,
-        base=args.base,
-        dtype=args.dtype,
-        max_shard_size=args.max_shard_size,
-        model_card=card.read_text() if card.exists() else None,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    adapter, run = locate(args.target, args.config)
+    if not (adapter / "adapter_config.json").exists():
+        print(
+            f"error: {adapter}: no LoRA adapter here (adapter_config.json); train the run first",
+            file=sys.stderr,
+        )
+        return 2
+    if run is not None:
+        merged, record = merge_run(
+            run, out=args.out, merge_base=args.merge_base, fidelity_samples=args.fidelity_samples
+        )
+        print(f"merge base: {record['merge_base']} ({record['dtype']})")
+        if "fidelity" in record:
+            f = record["fidelity"]
+            print(
+                f"fidelity against {f['reference']}: {f['identical_answers']}/{f['prompts']} identical greedy "
+                f"answers, next-token agreement {100 * f['next_token_agreement']:.2f}%, "
+                f"largest logit difference {f['max_logit_diff']:.4g}"
+            )
+            if f.get("warning"):
+                print(f"warning: {f['warning']}")
+    else:  # no run record to read the settings from: the command line's
+        card = adapter / "README.md"
+        merged = merge_adapter(
+            adapter,
+            args.out or adapter.parent / "merged",
+            base=args.base,
+            dtype=args.dtype,
+            max_shard_size=args.max_shard_size,
+            model_card=card.read_text() if card.exists() else None,
+        )
     print(f"merged model: {merged}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

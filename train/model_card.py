@@ -1,4 +1,8 @@
-"""A Hugging Face model card (README.md with YAML metadata) for the merged model."""
+"""The model card (README.md with YAML metadata) of a run's adapter and merged model.
+
+Built with `huggingface_hub.ModelCard` / `ModelCardData`, so the metadata block is what the hub
+parses (base_model, library_name, datasets, tags, pipeline_tag) and the body is a Jinja template.
+"""
 
 from __future__ import annotations
 
@@ -6,67 +10,112 @@ import json
 
 import yaml
 
+from tunebench.run_record import RunManifest
 
-def render_model_card(manifest: dict) -> str:
-    recipe = manifest.get("recipe", {})
-    train = manifest.get("training", {})
-    meta = {
-        "library_name": "transformers",
-        "base_model": recipe.get("model_name_or_path"),
-        "tags": ["tunebench", "trl", "sft"]
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ run_name }}
+
+Fine-tuned from `{{ base_model }}` on `{{ dataset }}` with TRL's `SFTTrainer` ({{ method }}){% if merged %}, then merged into a full model by tunebench{% endif %}.
+
+The tokenizer carries the ChatML chat template the model was trained with; serve it with that template (TGI, vLLM and `transformers serve` read it from `tokenizer_config.json`/`chat_template.jinja`).
+
+## Training
+
+| | |
+|---|---|
+| steps | {{ training.global_step }} |
+| trained tokens | {{ training.train_tokens }} |
+| tokens/s | {{ training.tokens_per_second }} |
+| wall time (s) | {{ training.wall_time_s }} |
+| first / last training loss | {{ training.first_loss }} / {{ training.last_loss }} |
+| attention | {{ attn_implementation }} |
+| peak memory | {{ peak_memory }} |
+{% if merge %}
+## Merge
+
+{{ merge_text }}
+
+| | |
+|---|---|
+| merge base | {{ merge.merge_base }} |
+| merge dtype | {{ merge.dtype }} |
+{% if fidelity %}| held-out prompts compared | {{ fidelity.prompts }} |
+| identical greedy answers | {{ fidelity.identical_answers }} / {{ fidelity.prompts }} ({{ "%.1f" | format(100 * fidelity.identical_rate) }}%) |
+| greedy next-token agreement | {{ "%.2f" | format(100 * fidelity.next_token_agreement) }}% |
+| largest logit difference | {{ "%.4g" | format(fidelity.max_logit_diff) }} |
+{% endif %}{% if warning %}
+> **Warning:** {{ warning }}
+{% endif %}{% endif %}
+## Recipe
+
+```yaml
+{{ recipe_yaml }}
+```
+
+## Versions
+
+```json
+{{ packages_json }}
+```
+
+git commit: `{{ git_commit }}`
+
+## Use
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+tok = AutoTokenizer.from_pretrained(PATH)
+model = AutoModelForCausalLM.from_pretrained(PATH)
+ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt')
+```
+"""
+
+MERGE_TEXT = {
+    "dequantized": "The adapter was trained on the 4-bit (NF4) base. It was merged into that base dequantized "
+    "with the training quantization config, the weights the adapter learned to correct, and saved in "
+    "the merge dtype.",
+    "original": "The adapter was merged into the base reloaded in full precision (not the 4-bit weights it "
+    "was trained against); answers can differ from the model as trained (see the fidelity figures).",
+    "full-precision": "The adapter was trained on the full-precision base and merged into it.",
+}
+
+
+def render_model_card(manifest: RunManifest, *, merged: bool = True) -> str:
+    """The card text for `manifest`'s run; `merged` says whether it describes the merged model."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    recipe = manifest.recipe
+    card_data = ModelCardData(
+        base_model=manifest.base_model,
+        library_name="transformers" if merged else "peft",
+        datasets=list(manifest.datasets) or None,
+        tags=["tunebench", "trl", "sft"]
         + (["lora"] if recipe.get("use_peft") else [])
         + (["qlora"] if recipe.get("load_in_4bit") else []),
-        "pipeline_tag": "text-generation",
-    }
-    if manifest.get("datasets"):
-        meta["datasets"] = manifest["datasets"]
-    env = manifest.get("environment", {})
-    lines = [
-        "---",
-        yaml.safe_dump(meta, sort_keys=False).strip(),
-        "---",
-        "",
-        f"# {manifest.get('run_name', 'tunebench model')}",
-        "",
-        f"Fine-tuned from `{recipe.get('model_name_or_path')}` on `{recipe.get('dataset_name')}` with TRL's "
-        f"`SFTTrainer` ({manifest.get('method', 'sft')}), then merged into a full model by tunebench.",
-        "",
-        "The tokenizer carries the ChatML chat template the model was trained with; serve it with that "
-        "template (TGI, vLLM and `transformers serve` read it from `tokenizer_config.json`/`chat_template.jinja`).",
-        "",
-        "## Training",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| steps | {train.get('global_step')} |",
-        f"| trained tokens | {train.get('train_tokens')} |",
-        f"| tokens/s | {train.get('tokens_per_second')} |",
-        f"| wall time (s) | {train.get('wall_time_s')} |",
-        f"| first / last training loss | {train.get('first_loss')} / {train.get('last_loss')} |",
-        f"| attention | {manifest.get('model', {}).get('attn_implementation')} |",
-        f"| peak memory | {json.dumps(train.get('peak_memory', {}))} |",
-        "",
-        "## Recipe",
-        "",
-        "```yaml",
-        yaml.safe_dump(recipe, sort_keys=False).strip(),
-        "```",
-        "",
-        "## Versions",
-        "",
-        "```json",
-        json.dumps(env.get("packages", {}), indent=1),
-        "```",
-        f"\ngit commit: `{env.get('git_commit')}`",
-        "",
-        "## Use",
-        "",
-        "```python",
-        "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        "tok = AutoTokenizer.from_pretrained(PATH)",
-        "model = AutoModelForCausalLM.from_pretrained(PATH)",
-        "ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt')",
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
+        pipeline_tag="text-generation",
+    )
+    merge = manifest.extra.get("merge") or {}
+    fidelity = merge.get("fidelity")
+    card = ModelCard.from_template(
+        card_data,
+        template_str=TEMPLATE,
+        run_name=manifest.run_name,
+        base_model=manifest.base_model,
+        dataset=manifest.dataset_name,
+        method=manifest.method,
+        merged=merged,
+        training=manifest.training,
+        attn_implementation=manifest.model.attn_implementation,
+        peak_memory=json.dumps(manifest.training.peak_memory),
+        merge=merge if merged else None,
+        merge_text=MERGE_TEXT.get(merge.get("merge_base"), ""),
+        fidelity=fidelity,
+        warning=(fidelity or {}).get("warning"),
+        recipe_yaml=yaml.safe_dump(recipe, sort_keys=False).strip(),
+        packages_json=json.dumps(manifest.environment.get("packages", {}), indent=1),
+        git_commit=manifest.environment.get("git_commit"),
+    )
+    return str(card)

@@ -85,7 +85,7 @@ def lora_config(model_args, tb_args, model, new_token_ids: list[int]):
     """A `LoraConfig` from the recipe, or None for full fine-tuning.
 
     Tokens added for ChatML get their rows trained through `trainable_token_indices`, so the
-    adapter stores a few rows instead of the whole embedding matrix (the seed's 1.8 GB adapter).
+    adapter stores a few rows instead of the whole embedding matrix (the original notebooks' 1.8 GB adapter).
     Whole embeddings are saved only when the recipe lists them in `lora_modules_to_save`.
     """
     if not model_args.use_peft:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from tunebench.atomic_io import atomic_write_json
+from tunebench.atomic_io import atomic_write_text
 from tunebench.paths import RunPaths, models_root
+from tunebench.run_record import ModelInfo, RunManifest, TrainingStats
 from tunebench.train.data import load_train_eval
 from tunebench.train.manifest import environment, peak_memory
 from tunebench.train.model_card import render_model_card
@@ -96,7 +97,7 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     trainer, tokenizer, peft_config, model_info, train_ds = build_trainer(tb, sft, model_args)
     main_process = trainer.is_world_process_zero()
     if main_process:
-        run.recipe.write_text(yaml.safe_dump(resolved, sort_keys=False))
+        atomic_write_text(run.recipe, yaml.safe_dump(resolved, sort_keys=False))
     checkpoint = get_last_checkpoint(str(run.checkpoints)) if tb.resume and run.checkpoints.exists() else None
     if tb.resume:
         log.info("resuming from %s", checkpoint or "scratch (no checkpoint found)")
@@ -111,52 +112,53 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     if not main_process:
         return run
     tokenizer.save_pretrained(str(final_dir))
-    summary = _loss_summary(trainer.state.log_history)
-    manifest = {
-        "run_name": sft.run_name,
-        "method": ("qlora" if model_args.load_in_4bit else "lora") if peft_config is not None else "full",
-        "recipe": resolved,
-        "seed": sft.seed,
-        "datasets": [tb.dataset_name],
-        "model": {k: v for k, v in model_info.items()},
-        "training": {
-            "global_step": trainer.state.global_step,
-            "resumed_from": checkpoint,
-            "train_rows": len(train_ds),
-            **{k: v for k, v in summary.items()},
-            "tokens_per_second": round(summary["train_tokens"] / result.metrics["train_runtime"], 1)
-            if summary["train_tokens"]
-            else None,
-            "wall_time_s": round(wall, 1),
-            "train_runtime_s": result.metrics.get("train_runtime"),
-            "peak_memory": peak_memory(),
-            "world_size": trainer.args.world_size,
-        },
-        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-        "paths": {
-            "adapter": str(run.adapter) if peft_config is not None else None,
-            "merged": str(run.merged),
-        },
-        "environment": environment(),
-    }
-    card = render_model_card(manifest)
-    if peft_config is not None:
-        (run.adapter / "README.md").write_text(card)
-        if tb.merge:
-            from tunebench.train.merge import merge_adapter
-
-            del trainer  # free the trained model before loading the base again to merge
-            merge_adapter(
-                run.adapter,
-                run.merged,
-                dtype=tb.merge_dtype,
-                max_shard_size=tb.max_shard_size,
-                model_card=card,
-            )
+    manifest = run_manifest(
+        tb, sft, model_args, resolved, trainer, result, model_info, train_ds, run, checkpoint, wall
+    )
+    if peft_config is None:
+        atomic_write_text(run.merged / "README.md", render_model_card(manifest))
     else:
-        (run.merged / "README.md").write_text(card)
-    atomic_write_json(run.manifest, manifest)
+        atomic_write_text(run.adapter / "README.md", render_model_card(manifest, merged=False))
+    # The record is on disk before the merge: a failed merge leaves a complete, re-mergeable run.
+    manifest.save(run.manifest)
+    if peft_config is not None and tb.merge:
+        from tunebench.train.merging import merge_run
+
+        del trainer  # free the trained model before loading the base again to merge
+        merge_run(run, manifest=manifest)
     log.info(
         "run folder: %s (merged model: %s)", run.root, run.merged if tb.merge or peft_config is None else "-"
     )
     return run
+
+
+def run_manifest(
+    tb, sft, model_args, resolved, trainer, result, model_info, train_ds, run, checkpoint, wall
+) -> RunManifest:
+    """The typed run record of a finished training run (before any merge)."""
+    summary = _loss_summary(trainer.state.log_history)
+    peft = model_args.use_peft
+    return RunManifest(
+        run_name=sft.run_name,
+        method=("qlora" if model_args.load_in_4bit else "lora") if peft else "full",
+        recipe=resolved,
+        seed=sft.seed,
+        datasets=[tb.dataset_name],
+        model=ModelInfo(**model_info),
+        training=TrainingStats(
+            global_step=trainer.state.global_step,
+            resumed_from=checkpoint,
+            train_rows=len(train_ds),
+            **summary,
+            tokens_per_second=round(summary["train_tokens"] / result.metrics["train_runtime"], 1)
+            if summary["train_tokens"]
+            else None,
+            wall_time_s=round(wall, 1),
+            train_runtime_s=result.metrics.get("train_runtime"),
+            peak_memory=peak_memory(),
+            world_size=trainer.args.world_size,
+        ),
+        trainable_parameters=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        paths={"adapter": str(run.adapter) if peft else None, "merged": str(run.merged)},
+        environment=environment(),
+    )

@@ -44,7 +44,7 @@ def test_recipe_parses_into_trl_dataclasses(recipe, monkeypatch):
         assert raw["attn_implementation"] == "auto"
 
 
-def test_seed_settings_are_kept_for_gemma():
+def test_original_notebook_settings_are_kept_for_gemma():
     raw = yaml.safe_load((REPO / "recipes" / "gemma-7b-dolly-chatml.yaml").read_text())
     assert (raw["lora_r"], raw["lora_alpha"], raw["lora_dropout"]) == (6, 8, 0.05)
     assert (
