@@ -21,11 +21,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl
 from tunebench.chat import map_bounded
 from tunebench.evaluate.mt_bench.config import JudgeConfig
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
-from tunebench.evaluate.mt_bench.fingerprints import judgment_inputs, set_aside
+from tunebench.evaluate.mt_bench.fingerprints import judgment_inputs
 from tunebench.evaluate.mt_bench.matches import (
     Match,
     game_winner,
@@ -35,7 +34,8 @@ from tunebench.evaluate.mt_bench.matches import (
     render_pair,
     render_single,
 )
-from tunebench.jsonl import JsonlAppender, read_jsonl
+from tunebench.evaluate.mt_bench.store import JudgmentStore, games_of
+from tunebench.jsonl import JsonlAppender
 
 ASSUMED_JUDGMENT_TOKENS = 300  # a typical GPT-4 MT-Bench judgment; only for the dry-run estimate
 
@@ -56,106 +56,6 @@ class JudgeStats:
     completion_tokens: int = 0
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-
-def judgment_file(out_dir: Path, judge_id: str, pairwise: bool) -> Path:
-    return Path(out_dir) / "model_judgment" / f"{judge_id}_{'pair' if pairwise else 'single'}.jsonl"
-
-
-def _key_of(row: dict, pairwise: bool) -> tuple:
-    if pairwise:
-        return (row["question_id"], row["model_1"], row["model_2"], row["turn"])
-    return (row["question_id"], row["model"], row["turn"])
-
-
-def games_of(match: Match) -> tuple[int, ...]:
-    return (1, 2) if match.pairwise else (0,)
-
-
-class JudgmentStore:
-    """What is on disk: the FastChat file's latest line per match, the journal's finished games, and
-    which of them still hold for a match's current inputs (`fingerprints.judgment_inputs`)."""
-
-    def __init__(self, out_dir: Path, judge_id: str, pairwise: bool):
-        self.pairwise = pairwise
-        self.path = judgment_file(out_dir, judge_id, pairwise)
-        self.journal = self.path.parent / "journal" / self.path.name
-        self.rows: dict[tuple, dict] = {_key_of(r, pairwise): r for r in read_jsonl(self.path)}
-        self.journal_games: dict[tuple, dict] = {}  # (match key, game) -> game record
-        for rec in read_jsonl(self.journal):
-            if rec["judgment"] != API_ERROR_OUTPUT:
-                self.journal_games[(tuple(rec["key"]), rec["game"])] = rec
-
-    def _game_from_line(self, row: dict, game: int) -> dict:
-        if not self.pairwise:
-            return {k: row.get(k) for k in ("user_prompt", "judgment", "score", "error", "usage", "inputs")}
-        p = f"g{game}_"
-        return {
-            "user_prompt": row[p + "user_prompt"],
-            "judgment": row[p + "judgment"],
-            "winner": row[p + "winner"],
-            "error": row.get(p + "error"),
-            "usage": row.get(p + "usage"),
-            "inputs": row.get("inputs"),
-        }
-
-    def is_current(self, row: dict, match: Match, inputs: str) -> bool:
-        if "inputs" in row:
-            return row["inputs"] == inputs
-        # A line written before inputs were recorded: current when it showed the judge the same prompt.
-        game = games_of(match)[0]
-        shown = row.get("g1_user_prompt" if match.pairwise else "user_prompt")
-        system, user = render_pair(match, game) if match.pairwise else render_single(match)
-        return shown == user
-
-    def games_on_disk(self, match: Match, inputs: str) -> dict[int, dict]:
-        """The finished games of `match` for these inputs (API errors are not finished)."""
-        games = {}
-        row = self.rows.get(match.key)
-        if row is not None and self.is_current(row, match, inputs):
-            for g in games_of(match):
-                rec = self._game_from_line(row, g)
-                if rec["judgment"] != API_ERROR_OUTPUT:
-                    games[g] = rec
-        for g in games_of(match):
-            rec = self.journal_games.get((match.key, g))
-            if rec is not None and rec.get("inputs") == inputs:
-                games.setdefault(g, rec)
-        return games
-
-    def is_complete(self, match: Match, inputs: str) -> bool:
-        if len(self.games_on_disk(match, inputs)) == len(games_of(match)):
-            return True
-        if not self.pairwise:
-            return False
-        # The same pair judged the other way round (pairwise-all vs -baseline) already holds both orders.
-        q, m1, m2, turn = match.key
-        row = self.rows.get((q, m2, m1, turn))
-        return (
-            row is not None
-            and row.get("inputs") == inputs
-            and API_ERROR_OUTPUT not in (row["g1_judgment"], row["g2_judgment"])
-        )
-
-    def stale_rows(self, matches: list[Match], inputs: dict[tuple, str]) -> list[dict]:
-        """Lines of these matches judged on other inputs (the answers, reference or prompt changed)."""
-        return [
-            self.rows[m.key]
-            for m in matches
-            if m.key in self.rows and not self.is_current(self.rows[m.key], m, inputs[m.key])
-        ]
-
-    def set_aside(self, stale: list[dict]) -> Path | None:
-        keys = {_key_of(r, self.pairwise) for r in stale}
-        for k in keys:
-            del self.rows[k]
-        return set_aside(self.path, stale, list(self.rows.values()))
-
-    def compact(self) -> None:
-        """One line per match (the latest), atomically; FastChat's readers then count each once."""
-        rows = read_jsonl(self.path)
-        latest = {_key_of(r, self.pairwise): r for r in rows}
-        atomic_write_jsonl(self.path, latest.values())
 
 
 def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[str, dict | None, str | None]:

@@ -28,7 +28,7 @@ from tunebench.evaluate.mt_bench.config import (
     RunCommand,
 )
 from tunebench.evaluate.mt_bench.data import QuestionSet, load_answers, load_question_set
-from tunebench.evaluate.mt_bench.judge import JudgeStats, estimate, judgment_file, run_judging
+from tunebench.evaluate.mt_bench.judge import JudgeStats, estimate, run_judging
 from tunebench.evaluate.mt_bench.matches import MissingDataError, make_matches, mode_kind
 from tunebench.evaluate.mt_bench.references import (
     check_references,
@@ -37,6 +37,7 @@ from tunebench.evaluate.mt_bench.references import (
     reference_questions,
 )
 from tunebench.evaluate.mt_bench.results import compute_results, write_results
+from tunebench.evaluate.mt_bench.store import judgment_file
 
 
 def load_questions_for(cfg: QuestionsConfig) -> QuestionSet:
