@@ -97,27 +97,35 @@ def test_time_ratios_pair_repeats_and_say_when_a_side_did_not_reach():
 
 
 @pytest.mark.slow
-def test_one_arm_trains_is_scored_through_the_cli_and_keeps_its_probes(embedded, tmp_path):
-    """The real arm: a few seconds of the recipe, scored on 4 held-out questions by evaluate.sql."""
+@pytest.mark.parametrize("kind", ["tunebench", "plain"])
+def test_one_arm_trains_is_scored_through_the_cli_and_keeps_its_probes(embedded, tmp_path, kind):
+    """The real arm: a few seconds of training, scored on 4 held-out questions by evaluate.sql. The
+    tunebench arm ends its (shortened) schedule; plain TRL's 3 epochs are cut by the 1 s budget."""
     from bench.accuracy_arm import run_arm
     from bench.arm_runner import REPO
 
     spec = {
-        "name": "tunebench", "kind": "tunebench", "recipe": str(REPO / "recipes" / "tiny-text-to-sql.yaml"),
+        "name": kind, "kind": kind, "recipe": str(REPO / "recipes" / "tiny-text-to-sql.yaml"),
         "model": str(embedded.base_dir), "dataset": str(embedded.data_dir / "train.jsonl"),
         "dataset_format": "text2sql", "data_dir": str(embedded.data_dir), "output_dir": str(tmp_path / "arm"),
-        "threads": 1, "target": 0.99, "every_s": 1000.0, "budget_s": 1000.0, "limit": 4,
+        "threads": 1, "target": 0.99, "every_s": 1000.0, "budget_s": 1000.0 if kind == "tunebench" else 1.0,
+        "limit": 4, "plain_batch": [8, 1], "gradient_checkpointing": False,
         "overrides": ["--max_steps=3", "--packing=false", "--per_device_train_batch_size=2",
                       "--gradient_accumulation_steps=1"],
     }  # fmt: skip
     out = tmp_path / "result.json"
     result = run_arm(spec, out)
-    assert result["status"] == "done" and result["steps"] == 3 and not result["reached"]
-    (probe,) = result["probes"]  # the last step is always scored
-    assert probe["step"] == 3 and 0.0 <= probe["accuracy"] <= 1.0 and probe["eval_s"] > 0
-    assert result["tokens_per_s"] > 0 and result["settings"]["packing"] is False
+    assert result["status"] == "done" and not result["reached"]
+    (probe,) = result["probes"]  # the schedule's last step, or the first step past the budget
+    assert probe["step"] == result["steps"] and 0.0 <= probe["accuracy"] <= 1.0 and probe["eval_s"] > 0
+    if kind == "tunebench":
+        assert result["steps"] == 3 and result["settings"]["packing"] is False
+    else:  # TRL's own schedule: 3 epochs of batch 8, stopped early
+        assert result["settings"]["max_steps"] == -1 and result["settings"]["num_train_epochs"] == 3
+        assert result["steps"] < 750 and result["settings"]["per_device_train_batch_size"] == 8
+    assert result["tokens_per_s"] > 0
     assert json.loads(out.read_text())["probes"] == result["probes"]
-    assert (tmp_path / "arm" / "probe" / "eval-3" / "summary.json").exists()
+    assert (tmp_path / "arm" / "probe" / f"eval-{result['steps']}" / "summary.json").exists()
 
 
 def test_gpu_preflight_says_what_it_found_on_this_machine(capsys):
