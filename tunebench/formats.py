@@ -176,4 +176,5 @@ def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterabl
                 source, None, sorted(missing)[0], f"missing column (the file has {sorted(columns)})"
             )
     convert = FORMATTERS[fmt]
-    return [convert(row, source, i) for i, row in enumerate(rows)]
+    # 1-based: the row number a person finds by counting lines in the file (line 1 = row 1).
+    return [convert(row, source, i) for i, row in enumerate(rows, start=1)]

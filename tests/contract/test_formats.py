@@ -85,25 +85,25 @@ BAD = [
         "missing column",
         "dolly",
         [{"instruction": "a", "response": "b"}, {"instruction": "a"}],
-        r"bad.jsonl, row 1, field 'response': missing column",
+        r"bad.jsonl, row 2, field 'response': missing column",
     ),
     (
         "empty turn",
         "messages",
         [{"messages": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "b"}]}],
-        r"bad.jsonl, row 0, field 'messages\[0\].content': empty turn",
+        r"bad.jsonl, row 1, field 'messages\[0\].content': empty turn",
     ),
     (
         "wrong role order",
         "messages",
         [{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}],
-        r"bad.jsonl, row 0, field 'messages\[1\].role': wrong role order: expected 'assistant', got 'user'",
+        r"bad.jsonl, row 1, field 'messages\[1\].role': wrong role order: expected 'assistant', got 'user'",
     ),
     (
         "non-string content",
         "messages",
         [{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": 42}]}],
-        r"bad.jsonl, row 0, field 'messages\[1\].content': expected a string, got int",
+        r"bad.jsonl, row 1, field 'messages\[1\].content': expected a string, got int",
     ),
     (
         "unknown role",
@@ -115,13 +115,13 @@ BAD = [
         "no answer",
         "messages",
         [{"messages": [{"role": "user", "content": "a"}]}],
-        r"row 0, field 'messages': the last turn must be the assistant's answer",
+        r"row 1, field 'messages': the last turn must be the assistant's answer",
     ),
     (
         "null field",
         "sql-create-context",
         [{"question": "q", "context": None, "answer": "a"}],
-        r"row 0, field 'context': expected a string, got NoneType",
+        r"row 1, field 'context': expected a string, got NoneType",
     ),
     (
         "context not CREATE TABLE (the check evaluation makes too)",
@@ -130,7 +130,7 @@ BAD = [
             {"question": "q", "context": "CREATE TABLE t (a INTEGER)", "answer": "SELECT a FROM t"},
             {"question": "q", "context": "DROP TABLE t", "answer": "SELECT 1"},
         ],
-        r"row 1, field 'context': not a CREATE TABLE statement: DROP TABLE t \(expected CREATE TABLE statements\)",
+        r"row 2, field 'context': not a CREATE TABLE statement: DROP TABLE t \(expected CREATE TABLE statements\)",
     ),
 ]
 
@@ -189,7 +189,7 @@ def test_bad_row_in_a_local_file_names_file_row_and_field(tmp_path):
     rows = [dict(r) for r in ROWS]
     rows[2]["answer"] = ""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(DataFormatError, match=rf"{path}, row 2, field 'answer': empty text"):
+    with pytest.raises(DataFormatError, match=rf"{path}, row 3, field 'answer': empty text"):
         load_messages(str(path))
 
 

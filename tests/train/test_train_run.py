@@ -166,7 +166,7 @@ def test_bad_dataset_fails_before_training(embedded, tmp_path):
         timeout=300,
     )
     assert proc.returncode != 0
-    assert f"{bad}, row 1, field 'question': expected a string, got int" in proc.stderr
+    assert f"{bad}, row 2, field 'question': expected a string, got int" in proc.stderr
     assert not (out / "checkpoints").exists() and not (out / "adapter").exists()
 
 
