@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv=None):
-    from tunebench.train.args import parse
+    from tunebench.train.preference import parse_recipe as parse  # SFT recipes: args.parse
     from tunebench.train.run import train
 
     tb, sft, model_args, resolved = parse(argv)

@@ -18,7 +18,7 @@ TEMPLATE = """---
 
 # {{ run_name }}
 
-Fine-tuned from `{{ base_model }}` on `{{ dataset }}` with TRL's `SFTTrainer` ({{ method }}){% if merged %}, then merged into a full model by tunebench{% endif %}.
+Fine-tuned from `{{ base_model }}` on `{{ dataset }}` with TRL's `{{ trainer_class }}` ({{ method }}{% if preference %}; beta {{ preference.beta }}, reference: {{ preference.reference_model or 'none' }}, {{ preference.data.pairs }} pairs, {{ preference.data.ties }} ties dropped{% endif %}){% if merged %}, then merged into a full model by tunebench{% endif %}.
 
 The tokenizer carries the ChatML chat template the model was trained with; serve it with that template (TGI, vLLM and `transformers serve` read it from `tokenizer_config.json`/`chat_template.jinja`).
 
@@ -83,16 +83,20 @@ MERGE_TEXT = {
 }
 
 
+TRAINER_CLASSES = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "orpo": "ORPOTrainer", "kto": "KTOTrainer"}
+
+
 def render_model_card(manifest: RunManifest, *, merged: bool = True) -> str:
     """The card text for `manifest`'s run; `merged` says whether it describes the merged model."""
     from huggingface_hub import ModelCard, ModelCardData
 
     recipe = manifest.recipe
+    preference = manifest.extra.get("preference") or {}  # DPO/ORPO/KTO runs (train/preference.py)
     card_data = ModelCardData(
         base_model=manifest.base_model,
         library_name="transformers" if merged else "peft",
         datasets=list(manifest.datasets) or None,
-        tags=["tunebench", "trl", "sft"]
+        tags=["tunebench", "trl", preference.get("trainer", "sft")]
         + (["lora"] if recipe.get("use_peft") else [])
         + (["qlora"] if recipe.get("load_in_4bit") else []),
         pipeline_tag="text-generation",
@@ -106,6 +110,8 @@ def render_model_card(manifest: RunManifest, *, merged: bool = True) -> str:
         base_model=manifest.base_model,
         dataset=manifest.dataset_name,
         method=manifest.method,
+        trainer_class=TRAINER_CLASSES.get(preference.get("trainer", "sft"), "SFTTrainer"),
+        preference=preference,
         merged=merged,
         training=manifest.training,
         attn_implementation=manifest.model.attn_implementation,

@@ -205,6 +205,22 @@ def parse(argv: list[str] | None = None):
     return kind, tb, cfg, model, resolved_recipe(argv, (tb, pref, cfg, model))
 
 
+def parse_recipe(argv: list[str] | None = None):
+    """Any recipe → (tunebench args, trainer config, ModelConfig, resolved), what `python -m
+    tunebench.train` runs: an SFT recipe without a `trainer` key goes through `args.parse` unchanged."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names_trainer = any(a == "--trainer" or a.startswith("--trainer=") for a in argv)
+    if not names_trainer and "--config" in argv:
+        with open(argv[argv.index("--config") + 1]) as f:
+            names_trainer = "trainer" in (yaml.safe_load(f) or {})
+    if not names_trainer:
+        from tunebench.train.args import parse as parse_sft
+
+        return parse_sft(argv)
+    _, tb, cfg, model, resolved = parse(argv)
+    return tb, cfg, model, resolved
+
+
 @dataclass
 class PreferenceArguments:
     """The recipe keys preference training adds to SFT's."""

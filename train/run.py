@@ -94,7 +94,15 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     sft.run_name = sft.run_name or run.root.name
     sft.output_dir = str(run.checkpoints)
     os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run.logs))
-    trainer, tokenizer, peft_config, model_info, train_ds = build_trainer(tb, sft, model_args)
+    kind = getattr(tb, "trainer", "sft")  # recipe key `trainer` (train/preference.py)
+    preference = None
+    if kind == "sft":
+        trainer, tokenizer, peft_config, model_info, train_ds = build_trainer(tb, sft, model_args)
+    else:
+        from tunebench.train.preference import build_preference_trainer
+
+        built = build_preference_trainer(tb, sft, model_args, kind=kind)
+        trainer, tokenizer, peft_config, model_info, train_ds, preference = built
     main_process = trainer.is_world_process_zero()
     if main_process:
         atomic_write_text(run.recipe, yaml.safe_dump(resolved, sort_keys=False))
@@ -115,6 +123,8 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     manifest = run_manifest(
         tb, sft, model_args, resolved, trainer, result, model_info, train_ds, run, checkpoint, wall
     )
+    if preference is not None:  # trainer, beta, reference model, pairs/ties/dropped rows
+        manifest.extra["preference"] = preference.to_dict()
     if peft_config is None:
         atomic_write_text(run.merged / "README.md", render_model_card(manifest))
     else:
