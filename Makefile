@@ -21,6 +21,7 @@ MODEL  ?= models/tiny-text-to-sql/merged
 BASE_MODEL ?= models/tiny-base
 NPROC  ?= 1
 ACCELERATE ?=
+MERGE_ARGS ?=
 
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
@@ -75,8 +76,13 @@ else
 		-m tunebench.train --config $(RECIPE) $(ARGS)
 endif
 
-merge: setup ## merge RECIPE's run (its adapter/ into merged/); or make merge ADAPTER=models/<run>/adapter
-	$(BIN)/python -m tunebench.train.merge $(or $(ADAPTER),$(RUN_DIR)/adapter)
+merge: setup ## merge RECIPE's run (its adapter/ into merged/); or ADAPTER=models/<run>/adapter [MERGE_ARGS="--merge-base original"]
+	$(BIN)/python -m tunebench.train.merge $(or $(ADAPTER),$(RUN_DIR)/adapter) $(MERGE_ARGS)
+
+push: setup ## publish a run: make push REPO_ID=org/name [RUN=models/<run>] [WHAT=merged|adapter] [PRIVATE=1] (HF_TOKEN from the environment)
+	$(if $(REPO_ID),,$(error REPO_ID=org/name is required))
+	$(BIN)/python -m tunebench.train.push $(or $(RUN),$(RUN_DIR)) --repo-id $(REPO_ID) --what $(or $(WHAT),merged) \
+		$(if $(PRIVATE),--private)
 
 ##@ setup
 demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve
