@@ -20,7 +20,18 @@ FROM ${BUILD_IMAGE} AS build
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu129
+# The torch requirement: the CUDA build by default; the CPU variant takes the CPU index
+# (TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu) or a local wheel (TORCH_REQUIREMENT=torch==2.13.0+cpu).
+ARG TORCH_REQUIREMENT=torch==${TORCH_VERSION}
 ARG TUNEBENCH_EXTRAS=eval
+# More requirements beside the extra: the CPU compose override adds "transformers[serving]" so this
+# image also runs `transformers serve` (the model server on a machine without a GPU).
+ARG EXTRA_REQUIREMENTS=
+# LOCAL_PIP_URL (empty by default; only on a machine whose pip needs a private CA bundle, see
+# docs/docker.md): a helper on the build host's loopback that serves ca-certificates.crt and local
+# wheels. Each pip step fetches the bundle to /tmp, uses it, and deletes it in the same RUN, so it is
+# never in a layer; the URL alone is what `docker history` shows.
+ARG LOCAL_PIP_URL=
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -34,10 +45,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # The CUDA build of torch first, pinned by a constraint so the [eval] extra cannot replace it.
-RUN python3 -m venv /opt/venv \
+# (TORCH_REQUIREMENT is a pinned requirement: torch==TORCH_VERSION unless a build argument names another)
+# hadolint ignore=DL3013
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && python3 -m venv /opt/venv \
  && pip install "pip==26.3" \
- && pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
- && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
+ && pip install "${TORCH_REQUIREMENT}" --index-url "${TORCH_INDEX_URL}" \
+ && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt \
+ && rm -f /tmp/pip-ca.crt
 ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
 
 WORKDIR /src
@@ -48,8 +66,14 @@ COPY evaluate ./evaluate
 COPY serve ./serve
 # The project itself: its dependencies are the [eval] extra, resolved by tests/docker (pip --dry-run).
 # (python -P: do not import the source tree in the working directory instead of the installed package)
-# hadolint ignore=DL3013
-RUN pip install ".[${TUNEBENCH_EXTRAS}]" \
+# (EXTRA_REQUIREMENTS unquoted on purpose: it is a list of requirements, empty by default)
+# hadolint ignore=DL3013,SC2086
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && pip install ".[${TUNEBENCH_EXTRAS}]" ${EXTRA_REQUIREMENTS} \
+ && rm -f /tmp/pip-ca.crt \
  && python -P -c "import torch, transformers, openai, matplotlib, tunebench.evaluate.sql, tunebench.evaluate.mt_bench; print('torch', torch.__version__)"
 
 

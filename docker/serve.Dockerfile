@@ -16,6 +16,11 @@ ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 
 ARG TUNEBENCH_EXTRAS=serve
+# LOCAL_PIP_URL (empty by default; only on a machine whose pip needs a private CA bundle, see
+# docs/docker.md): a helper on the build host's loopback that serves ca-certificates.crt and local
+# wheels. Each pip step fetches the bundle to /tmp, uses it, and deletes it in the same RUN, so it is
+# never in a layer; the URL alone is what `docker history` shows.
+ARG LOCAL_PIP_URL=
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
@@ -30,9 +35,14 @@ COPY serve ./serve
 # The project itself: its dependencies are the [serve] extra, resolved by tests/docker (pip --dry-run).
 # (python -P: do not import the source tree in the working directory instead of the installed package)
 # hadolint ignore=DL3013
-RUN python -m venv /opt/venv \
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && python -m venv /opt/venv \
  && pip install "pip==26.3" \
  && pip install ".[${TUNEBENCH_EXTRAS}]" \
+ && rm -f /tmp/pip-ca.crt \
  && python -P -c "import importlib.util as u, sys; heavy = [m for m in ('torch', 'transformers') if u.find_spec(m)]; sys.exit(f'the serve image must stay slim, found {heavy}' if heavy else 0)" \
  && python -P -c "import gradio, openai, huggingface_hub, tunebench.serve.app"
 

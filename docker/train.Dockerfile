@@ -33,6 +33,16 @@ ARG TUNEBENCH_EXTRAS=train
 ARG FLASH_ATTN_CUDA_ARCHS="80;90"
 ARG MAX_JOBS=8
 ARG INSTALL_FLASH_ATTN=1
+# DeepSpeed (ZeRO-3) is for multi-GPU runs: the CPU variant leaves it out (INSTALL_DEEPSPEED=0).
+ARG INSTALL_DEEPSPEED=1
+# The torch requirement: the CUDA build by default; the CPU variant takes the CPU index
+# (TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu) or a local wheel (TORCH_REQUIREMENT=torch==2.13.0+cpu).
+ARG TORCH_REQUIREMENT=torch==${TORCH_VERSION}
+# LOCAL_PIP_URL (empty by default; only on a machine whose pip needs a private CA bundle, see
+# docs/docker.md): a helper on the build host's loopback that serves ca-certificates.crt and local
+# wheels. Each pip step fetches the bundle to /tmp, uses it, and deletes it in the same RUN, so it is
+# never in a layer; the URL alone is what `docker history` shows.
+ARG LOCAL_PIP_URL=
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -45,13 +55,25 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-dev python3-venv build-essential git \
  && rm -rf /var/lib/apt/lists/*
 
-RUN python3 -m venv /opt/venv \
- && pip install "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1" "packaging==25.0" "ninja==1.13.0" "psutil==7.2.2"
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && python3 -m venv /opt/venv \
+ && pip install "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1" "packaging==25.0" "ninja==1.13.0" "psutil==7.2.2" \
+ && rm -f /tmp/pip-ca.crt
 
 # The CUDA build of torch, from the PyTorch index for this CUDA version; the constraint keeps every
 # later install from replacing it (a bare "torch" requirement would pull another CUDA build).
-RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
- && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt
+# (TORCH_REQUIREMENT is a pinned requirement: torch==TORCH_VERSION unless a build argument names another)
+# hadolint ignore=DL3013
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && pip install "${TORCH_REQUIREMENT}" --index-url "${TORCH_INDEX_URL}" \
+ && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt \
+ && rm -f /tmp/pip-ca.crt
 ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
 
 # flash-attn the way its README says: `pip install flash-attn --no-build-isolation`, so it compiles
@@ -76,7 +98,14 @@ COPY serve ./serve
 # extensions (flash-attn, bitsandbytes, DeepSpeed) are listed by their installed versions.
 # (python -P: do not import the source tree in the working directory instead of the installed package)
 # hadolint ignore=DL3013
-RUN pip install ".[${TUNEBENCH_EXTRAS}]" "deepspeed==${DEEPSPEED_VERSION}" \
+RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
+      python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
+      && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
+    fi \
+ && deepspeed="" \
+ && if [ "${INSTALL_DEEPSPEED}" = "1" ]; then deepspeed="deepspeed==${DEEPSPEED_VERSION}"; fi \
+ && pip install ".[${TUNEBENCH_EXTRAS}]" ${deepspeed:+"$deepspeed"} \
+ && rm -f /tmp/pip-ca.crt \
  && python -P -c "import torch, transformers, trl, peft, accelerate, tunebench.train; print('torch', torch.__version__, 'CUDA', torch.version.cuda)" \
  && python -P -c "import importlib.metadata as m; print({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name'].lower() in {'flash_attn', 'flash-attn', 'deepspeed', 'bitsandbytes'}})"
 

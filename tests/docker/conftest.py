@@ -81,3 +81,11 @@ def make_vars():
         return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
 
     return get
+
+
+def pytest_configure(config):
+    # registered here, beside the only tests that use it (pyproject's marker list is another owner's)
+    config.addinivalue_line(
+        "markers",
+        "docker: needs a running Docker engine; runs only under `make docker-smoke` (docs/docker.md)",
+    )

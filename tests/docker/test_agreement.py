@@ -268,8 +268,15 @@ def test_docker_targets_print_their_compose_commands():
     assert only(make_dry("docker-demo", "SERVER=sglang"), "compose").endswith(
         "-f compose.yaml -f compose.sglang.yaml up"
     )
+    assert only(make_dry("docker-demo", "SERVER=cpu"), "compose").endswith(
+        "-f compose.yaml -f compose.cpu.yaml up"
+    )
+    assert only(make_dry("docker-demo", "SERVER=cpu", "HOSTNET=1"), "compose").endswith(
+        "-f compose.yaml -f compose.cpu.yaml -f compose.hostnet.yaml up"
+    )
+    # one service per image: train and demo-model share the train image, so it is built once
     build = only(make_dry("docker-build"), "compose")
-    assert build.endswith("--profile train --profile eval build")
+    assert build.endswith("--profile train --profile eval build app demo-model eval")
     mt_bench = only(make_dry("docker-eval-mt-bench", "MODEL=models/x/merged"), "compose")
     assert mt_bench.endswith(
         " run --rm eval python -m tunebench.evaluate.mt_bench run --model models/x/merged"
