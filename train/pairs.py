@@ -1,0 +1,270 @@
+"""Execution-feedback preference pairs for text-to-SQL.
+
+For each training question, sample k SQL candidates from an SFT model (temperature > 0, one seed per
+candidate), run them read-only in the sandbox against the question's database, and pair a candidate whose
+result matches the gold query's (chosen) with one whose result does not or that fails (rejected). A
+question the model always gets right (or always wrong, without `--gold-fallback`) gives no pair.
+
+    python -m tunebench.train.pairs --model models/tiny-text-to-sql/merged \\
+        --data data/text2sql/train.jsonl --out data/pairs/tiny-text-to-sql.jsonl
+
+Writes the pairs (TRL's conversational prompt/chosen/rejected, read by `dataset_format: preference`) and
+`<out>.stats.json`, both atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tunebench.atomic_io import atomic_write_json
+from tunebench.formats import DataFormatError
+from tunebench.jsonl import iter_jsonl, write_jsonl
+from tunebench.prompts import sql_messages
+from tunebench.sql_text import extract_sql
+
+log = logging.getLogger(__name__)
+
+_FLOAT_DIGITS = 6
+
+
+def _canonical(value):
+    if isinstance(value, float):
+        return round(value, _FLOAT_DIGITS)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _rows(rows) -> list[tuple]:
+    return [tuple(_canonical(v) for v in row) for row in rows]
+
+
+def _key(value) -> tuple:
+    return (type(value).__name__ if value is not None else "", str(value))
+
+
+def judge(gold_rows, pred_rows, ordered: bool) -> str:
+    """ "match", "mismatch" or "ambiguous" for two result sets.
+
+    Strict on purpose, so that a chosen answer is right and a rejected one wrong under any fair reading:
+    match = the same rows (in order when the gold query orders them) with columns in the same order;
+    mismatch = no reordering of columns could make them equal (the rows' value bags differ);
+    anything between (the same values in other column positions) is ambiguous and never paired.
+    The evaluation's fuller comparison lives in evaluate/ (see docs/preference.md)."""
+    gold, pred = _rows(gold_rows), _rows(pred_rows)
+    if (gold == pred) if ordered else (sorted(gold, key=repr) == sorted(pred, key=repr)):
+        return "match"
+    bags = [[tuple(sorted(_key(v) for v in row)) for row in rows] for rows in (gold, pred)]
+    if not ordered:
+        bags = [Counter(b) for b in bags]
+    return "mismatch" if bags[0] != bags[1] else "ambiguous"
+
+
+def gold_orders_rows(sql: str) -> bool:
+    """Whether row order is part of the gold answer: an ORDER BY on the outermost query."""
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return "order by" in sql.lower()
+    return tree is not None and tree.args.get("order") is not None
+
+
+def load_questions(path: Path, limit: int | None) -> list[dict]:
+    """Embedded text-to-SQL rows (schema, question, query, db_path relative to the file's folder)."""
+    out = []
+    for line, row in iter_jsonl(path):
+        for name in ("schema", "question", "query", "db_path"):
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                raise DataFormatError(
+                    str(path), line, name, "missing or empty (pairs need a database per question)"
+                )
+        db = (path.parent / row["db_path"]).resolve()
+        if not db.is_file():
+            raise DataFormatError(str(path), line, "db_path", f"no database at {db}")
+        out.append({**row, "db": str(db), "line": line})
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise DataFormatError(str(path), None, None, "no questions")
+    return out
+
+
+def sample_candidates(model, questions: list[dict], k: int, settings) -> list[list[str]]:
+    """k answers per question, candidate j sampled with seed `settings.seed + j`."""
+    conversations = [sql_messages(q["schema"], q["question"]) for q in questions]
+    per_seed = [
+        model.generate(conversations, settings=settings.replace(seed=settings.seed + j), progress=True)
+        for j in range(k)
+    ]
+    return [[answers[i] for answers in per_seed] for i in range(len(questions))]
+
+
+def pair_question(
+    question: dict, candidates: list[str], sandbox, *, pairs_per_question: int, gold_fallback: bool
+):
+    """(pairs, outcome counts, note) for one question."""
+    from tunebench.sql_exec import execute_readonly
+
+    gold = execute_readonly(question["db"], question["query"])
+    if not gold.ok:
+        return [], Counter(), "gold_error"
+    ordered = gold_orders_rows(question["query"])
+    outcomes: Counter = Counter()
+    chosen, rejected, seen = [], [], set()
+    for raw in candidates:
+        sql = extract_sql(raw)
+        if not sql:
+            outcome = "empty"
+        else:
+            result = sandbox.execute(question["db"], sql)
+            if result.timed_out:
+                outcome = "timeout"
+            elif not result.ok or result.truncated or result.too_large:
+                outcome = "error"
+            else:
+                outcome = judge(gold.rows, result.rows, ordered)
+        outcomes[outcome] += 1
+        if sql in seen or outcome == "ambiguous":
+            continue
+        seen.add(sql)
+        (chosen if outcome == "match" else rejected).append((sql or raw.strip(), outcome))
+    from_gold = False
+    if not chosen and gold_fallback:
+        chosen, from_gold = [(question["query"].strip(), "gold")], True
+    rejected = [r for r in rejected if r[0]]  # an empty answer teaches nothing as text
+    prompt = sql_messages(question["schema"], question["question"])
+    pairs = [
+        {
+            "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": c}],
+            "rejected": [{"role": "assistant", "content": r}],
+            "id": question.get("id", f"line-{question['line']}"),
+            "db_id": question.get("db_id"),
+            "chosen_source": "gold" if from_gold else "sample",
+            "rejected_outcome": why,
+        }
+        for (c, _), (r, why) in zip(chosen, rejected, strict=False)
+    ][:pairs_per_question]
+    note = "paired" if pairs else ("all_correct" if chosen and not from_gold else "no_pair")
+    return pairs, outcomes, note
+
+
+def build_pairs(args) -> dict:
+    from tunebench.chat import GenerationSettings, open_chat_model
+    from tunebench.sql_sandbox import SqlSandbox
+
+    questions = load_questions(Path(args.data), args.limit)
+    settings = GenerationSettings(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+    )
+    start = time.time()
+    model = open_chat_model(args.model, settings, batch_size=args.batch_size, device=args.device)
+    try:
+        candidates = sample_candidates(model, questions, args.k, settings)
+    finally:
+        model.close()
+    sampled_s = time.time() - start
+    pairs, outcomes, notes = [], Counter(), Counter()
+    with SqlSandbox() as sandbox:
+        for question, answers in zip(questions, candidates, strict=True):
+            got, counts, note = pair_question(
+                question,
+                answers,
+                sandbox,
+                pairs_per_question=args.pairs_per_question,
+                gold_fallback=args.gold_fallback,
+            )
+            pairs.extend(got)
+            outcomes.update(counts)
+            notes[note] += 1
+    stats = {
+        "model": str(args.model),
+        "data": str(args.data),
+        "questions": len(questions),
+        "k": args.k,
+        "generation": settings.to_json(),
+        "candidates": sum(outcomes.values()),
+        "candidate_outcomes": dict(outcomes),
+        "sample_match_rate": round(outcomes["match"] / max(1, sum(outcomes.values())), 4),
+        "questions_by_result": dict(notes),
+        "pairs": len(pairs),
+        "chosen_from_gold": sum(p["chosen_source"] == "gold" for p in pairs),
+        "rejected_by_outcome": dict(Counter(p["rejected_outcome"] for p in pairs)),
+        "sampling_s": round(sampled_s, 1),
+        "total_s": round(time.time() - start, 1),
+    }
+    out = Path(args.out)
+    write_jsonl(out, pairs)
+    atomic_write_json(stats_path(out), stats)
+    return stats
+
+
+def stats_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".stats.json")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tunebench.train.pairs", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--model", required=True, help="the SFT model: a folder, hub id or http://host:port/v1#name"
+    )
+    p.add_argument(
+        "--data", default="data/text2sql/train.jsonl", help="training questions with a db_path each"
+    )
+    p.add_argument("--out", required=True, help="pairs JSONL to write (stats beside it, .stats.json)")
+    p.add_argument("--k", type=int, default=4, help="candidates sampled per question")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", "--top_p", type=float, default=0.95)
+    p.add_argument("--max-new-tokens", "--max_new_tokens", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--batch-size", "--batch_size", type=int, default=64)
+    p.add_argument("--device", default=None)
+    p.add_argument("--pairs-per-question", "--pairs_per_question", type=int, default=1)
+    p.add_argument(
+        "--gold-fallback",
+        "--gold_fallback",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when no sample matches, pair the gold query (chosen) with a failing sample",
+    )
+    return p
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    if args.temperature <= 0 or args.k < 2 and not args.gold_fallback:
+        print(
+            "error: sampling needs --temperature > 0 (and --k >= 2 with --no-gold-fallback)", file=sys.stderr
+        )
+        return 2
+    try:
+        stats = build_pairs(args)
+    except (DataFormatError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - a model that cannot load: one readable line
+        from tunebench.chat import ChatError
+
+        if isinstance(err, ChatError):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
+    print(
+        f"{stats['pairs']} pairs from {stats['questions']} questions "
+        f"(sample match rate {stats['sample_match_rate']:.1%}, chosen from gold {stats['chosen_from_gold']}) "
+        f"-> {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
