@@ -16,6 +16,18 @@ ARG UBUNTU=ubuntu24.04
 ARG BUILD_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
 ARG RUNTIME_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
 
+# The sources, gathered in a stage of their own and copied into the build stage as one layer: the
+# build stage keeps few layers above its large torch layer (a storage driver that copies whole layers,
+# like vfs, copies each of them), and torch stays cached when only the sources change.
+FROM ${BUILD_IMAGE} AS source
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+
+
 FROM ${BUILD_IMAGE} AS build
 
 ARG TORCH_VERSION=2.13.0
@@ -56,14 +68,9 @@ RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
  && pip install "${TORCH_REQUIREMENT}" --index-url "${TORCH_INDEX_URL}" \
  && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt \
  && rm -f /tmp/pip-ca.crt
-ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
 
+COPY --from=source /src /src
 WORKDIR /src
-COPY pyproject.toml README.m[d] ./
-COPY tunebench ./tunebench
-COPY train ./train
-COPY evaluate ./evaluate
-COPY serve ./serve
 # The project itself: its dependencies are the [eval] extra, resolved by tests/docker (pip --dry-run).
 # (python -P: do not import the source tree in the working directory instead of the installed package)
 # (EXTRA_REQUIREMENTS unquoted on purpose: it is a list of requirements, empty by default)
@@ -72,6 +79,7 @@ RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
       python3 -c "import sys, urllib.request as r; r.urlretrieve(sys.argv[1] + '/ca-certificates.crt', '/tmp/pip-ca.crt')" "${LOCAL_PIP_URL}" \
       && export PIP_CERT=/tmp/pip-ca.crt PIP_FIND_LINKS="${LOCAL_PIP_URL}/"; \
     fi \
+ && export PIP_CONSTRAINT=/opt/torch-constraint.txt \
  && pip install ".[${TUNEBENCH_EXTRAS}]" ${EXTRA_REQUIREMENTS} \
  && rm -f /tmp/pip-ca.crt \
  && python -P -c "import torch, transformers, openai, matplotlib, tunebench.evaluate.sql, tunebench.evaluate.mt_bench; print('torch', torch.__version__)"
@@ -90,7 +98,6 @@ RUN apt-get update \
  && ln -s /data /workspace/data \
  && chown -R tunebench:tunebench /models /data /cache /workspace
 
-COPY --from=build /opt/venv /opt/venv
 
 # /models is the shared models volume: results go to models/<run>/eval/{sql,mt_bench}.
 # XDG_CACHE_HOME puts the pinned MT-Bench download on the cache volume with the HF cache.
@@ -113,3 +120,6 @@ WORKDIR /workspace
 HEALTHCHECK --interval=30s --timeout=20s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, tunebench.evaluate.sql, tunebench.evaluate.mt_bench; assert os.access('/models', os.W_OK) and os.access('/data', os.W_OK)"]
 CMD ["python", "-m", "tunebench.evaluate.mt_bench", "--help"]
+
+# The environment last: the steps above are then cheap on a storage driver that copies layers (vfs).
+COPY --from=build /opt/venv /opt/venv

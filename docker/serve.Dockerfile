@@ -13,6 +13,18 @@
 # registry builds a local one (`make docker-local-bases`, docs/docker.md) and passes it here.
 ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 
+# The sources, gathered in a stage of their own and copied into the build stage as one layer: the
+# build stage keeps few layers above its large torch layer (a storage driver that copies whole layers,
+# like vfs, copies each of them), and torch stays cached when only the sources change.
+FROM ${PYTHON_IMAGE} AS source
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+
+
 FROM ${PYTHON_IMAGE} AS build
 
 ARG TUNEBENCH_EXTRAS=serve
@@ -26,12 +38,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
+COPY --from=source /src /src
 WORKDIR /src
-COPY pyproject.toml README.m[d] ./
-COPY tunebench ./tunebench
-COPY train ./train
-COPY evaluate ./evaluate
-COPY serve ./serve
 # The project itself: its dependencies are the [serve] extra, resolved by tests/docker (pip --dry-run).
 # (python -P: do not import the source tree in the working directory instead of the installed package)
 # hadolint ignore=DL3013
@@ -53,7 +61,6 @@ RUN useradd --create-home --uid 1000 --shell /bin/bash tunebench \
  && mkdir -p /models /data \
  && chown tunebench:tunebench /models /data
 
-COPY --from=build /opt/venv /opt/venv
 
 # The app listens on every interface inside its container (compose publishes port 7860); it builds
 # the sample SQLite databases into /data/text2sql on first start when the data volume is empty.
@@ -73,3 +80,6 @@ EXPOSE 7860
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('TUNEBENCH_PORT', '7860')}/\", timeout=4)"]
 CMD ["python", "-m", "tunebench.serve"]
+
+# The environment last: the steps above are then cheap on a storage driver that copies layers (vfs).
+COPY --from=build /opt/venv /opt/venv

@@ -21,6 +21,18 @@ ARG UBUNTU=ubuntu24.04
 ARG BUILD_IMAGE=nvidia/cuda:${CUDA_VERSION}-devel-${UBUNTU}
 ARG RUNTIME_IMAGE=nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU}
 
+# The sources, gathered in a stage of their own and copied into the build stage as one layer: the
+# build stage keeps few layers above its large torch layer (a storage driver that copies whole layers,
+# like vfs, copies each of them), and torch stays cached when only the sources change.
+FROM ${BUILD_IMAGE} AS source
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY tunebench ./tunebench
+COPY train ./train
+COPY evaluate ./evaluate
+COPY serve ./serve
+
+
 FROM ${BUILD_IMAGE} AS build
 
 ARG TORCH_VERSION=2.13.0
@@ -74,7 +86,6 @@ RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
  && pip install "${TORCH_REQUIREMENT}" --index-url "${TORCH_INDEX_URL}" \
  && echo "torch==${TORCH_VERSION}" > /opt/torch-constraint.txt \
  && rm -f /tmp/pip-ca.crt
-ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
 
 # flash-attn the way its README says: `pip install flash-attn --no-build-isolation`, so it compiles
 # against the torch installed above. Its setup.py first looks for a matching prebuilt wheel
@@ -82,17 +93,13 @@ ENV PIP_CONSTRAINT=/opt/torch-constraint.txt
 # it: recipes say `attn_implementation: auto`, which falls back to SDPA without flash-attn.
 RUN if [ "${INSTALL_FLASH_ATTN}" = "1" ]; then \
       FLASH_ATTN_CUDA_ARCHS="${FLASH_ATTN_CUDA_ARCHS}" MAX_JOBS="${MAX_JOBS}" \
-        pip install --no-build-isolation "flash-attn==${FLASH_ATTN_VERSION}"; \
+        PIP_CONSTRAINT=/opt/torch-constraint.txt pip install --no-build-isolation "flash-attn==${FLASH_ATTN_VERSION}"; \
     fi
 
 # DeepSpeed for recipes/accelerate/zero3.yaml (ops are JIT-compiled on first use; ZeRO-3 without
 # offload needs none of them).
+COPY --from=source /src /src
 WORKDIR /src
-COPY pyproject.toml README.m[d] ./
-COPY tunebench ./tunebench
-COPY train ./train
-COPY evaluate ./evaluate
-COPY serve ./serve
 # The project itself: its dependencies are the [train] extra, resolved by tests/docker (pip --dry-run).
 # The check imports only what imports without a GPU (there is none at build time); the CUDA
 # extensions (flash-attn, bitsandbytes, DeepSpeed) are listed by their installed versions.
@@ -104,6 +111,7 @@ RUN if [ -n "${LOCAL_PIP_URL}" ]; then \
     fi \
  && deepspeed="" \
  && if [ "${INSTALL_DEEPSPEED}" = "1" ]; then deepspeed="deepspeed==${DEEPSPEED_VERSION}"; fi \
+ && export PIP_CONSTRAINT=/opt/torch-constraint.txt \
  && pip install ".[${TUNEBENCH_EXTRAS}]" ${deepspeed:+"$deepspeed"} \
  && rm -f /tmp/pip-ca.crt \
  && python -P -c "import torch, transformers, trl, peft, accelerate, tunebench.train; print('torch', torch.__version__, 'CUDA', torch.version.cuda)" \
@@ -124,8 +132,6 @@ RUN apt-get update \
  && ln -s /data /workspace/data \
  && chown -R tunebench:tunebench /models /data /cache /workspace
 
-COPY --from=build /opt/venv /opt/venv
-COPY --chown=tunebench:tunebench recipes /workspace/recipes
 
 # /models is the shared models volume (tunebench.paths: models/<run>/{adapter,merged,eval,...});
 # recipes say `output_dir: models/<run>` and resolve into it through the /workspace/models link.
@@ -147,3 +153,7 @@ WORKDIR /workspace
 HEALTHCHECK --interval=30s --timeout=20s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, tunebench.train; assert os.access('/models', os.W_OK) and os.access('/data', os.W_OK)"]
 CMD ["python", "-m", "tunebench.train", "--config", "recipes/tiny-text-to-sql.yaml"]
+
+# The environment last: the steps above are then cheap on a storage driver that copies layers (vfs).
+COPY --chown=tunebench:tunebench recipes /workspace/recipes
+COPY --from=build /opt/venv /opt/venv

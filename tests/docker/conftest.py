@@ -18,6 +18,8 @@ DOCKERFILES = {name: REPO / "docker" / f"{name}.Dockerfile" for name in ("train"
 COMPOSE = REPO / "compose.yaml"
 COMPOSE_VLLM = REPO / "compose.vllm.yaml"
 COMPOSE_SGLANG = REPO / "compose.sglang.yaml"
+COMPOSE_CPU = REPO / "compose.cpu.yaml"
+COMPOSE_HOSTNET = REPO / "compose.hostnet.yaml"
 # the model server each compose file set runs: TGI by default, vLLM or SGLang with an override
 SERVER_FILES = {"tgi": (COMPOSE,), "vllm": (COMPOSE, COMPOSE_VLLM), "sglang": (COMPOSE, COMPOSE_SGLANG)}
 

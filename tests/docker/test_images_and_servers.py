@@ -32,15 +32,16 @@ def test_every_base_image_is_a_build_argument_with_the_official_default(image):
     for name, value in re.findall(r"^ARG\s+(\w+)=(\S+)", text, re.M):
         args.setdefault(name, expand(value.strip('"'), args))
     bases = re.findall(r"^FROM\s+(\S+)", text, re.M)
-    assert len(bases) == 2, "a build stage and the image that ships"
+    assert len(bases) == 3, "the sources, a build stage and the image that ships"
     for base in bases:
         assert re.fullmatch(r"\$\{\w+\}", base), f"{image}: FROM {base} is not a build argument"
     defaults = [expand(b, args) for b in bases]
     if image == "serve":
-        assert defaults == ["python:3.12.12-slim-bookworm"] * 2
+        assert defaults == ["python:3.12.12-slim-bookworm"] * 3
     else:  # the CUDA images: devel (nvcc for flash-attn) or runtime to build, runtime to ship
         kind = "devel" if image == "train" else "runtime"
         assert defaults == [
+            f"nvidia/cuda:12.9.1-{kind}-ubuntu24.04",
             f"nvidia/cuda:12.9.1-{kind}-ubuntu24.04",
             "nvidia/cuda:12.9.1-runtime-ubuntu24.04",
         ]
