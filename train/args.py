@@ -20,7 +20,8 @@ class TunebenchArguments:
     )
     dataset_config: str | None = field(default=None, metadata={"help": "hub dataset config name"})
     dataset_format: str = field(
-        default="auto", metadata={"help": "auto | messages | dolly | sql-create-context | text2sql"}
+        default="auto",
+        metadata={"help": "auto | messages | dolly | alpaca | openorca | sql-create-context | text2sql"},
     )
     dataset_train_split: str = field(default="train")
     dataset_test_split: str | None = field(

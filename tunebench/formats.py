@@ -178,3 +178,19 @@ def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterabl
     convert = FORMATTERS[fmt]
     # 1-based: the row number a person finds by counting lines in the file (line 1 = row 1).
     return [convert(row, source, i) for i, row in enumerate(rows, start=1)]
+
+
+def _register_instruction_formats() -> None:
+    """Alpaca and OpenOrca live in their own module (which imports this one): add them here, before
+    Dolly in the `auto` order, so `dataset_format: alpaca | openorca | auto` reaches them."""
+    global _SIGNATURES
+    from tunebench.instruction_formats import INSTRUCTION_FORMATS, INSTRUCTION_SIGNATURES
+
+    FORMATTERS.update(INSTRUCTION_FORMATS)
+    names = {name for name, _ in INSTRUCTION_SIGNATURES}
+    rest = tuple(s for s in _SIGNATURES if s[0] not in names)
+    dolly = next(i for i, (name, _) in enumerate(rest) if name == "dolly")
+    _SIGNATURES = rest[:dolly] + tuple(INSTRUCTION_SIGNATURES) + rest[dolly:]
+
+
+_register_instruction_formats()

