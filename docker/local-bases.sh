@@ -36,6 +36,9 @@ else
     trap 'rm -rf "$rootfs"' EXIT
     echo "local-bases: debootstrap $SUITE from $MIRROR"
     debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR"
+    # mktemp made the folder 0700, and tar records it as the image's root: a non-root user (the
+    # images run as uid 1000) could then reach nothing, not even /bin/sh.
+    chmod 0755 "$rootfs"
     tar -C "$rootfs" -c . | docker import - "$DEBIAN_IMAGE"
 fi
 

@@ -105,8 +105,8 @@ docker-demo: ## the demo: docker compose up (TGI, or SERVER=vllm|sglang, + the G
 docker-down: ## stop the demo's containers (the volumes stay)
 	$(DOCKER_COMPOSE) down
 
-docker-smoke: ## the container test for real (a Docker engine; CPU): local bases, build, train, eval, serve, ask, tear down
-	TUNEBENCH_DOCKER_SMOKE=1 $(PY) -m pytest -m docker -p no:cacheprovider -rs -v tests/docker/test_smoke.py
+docker-smoke: setup ## the container test for real (a Docker engine; CPU): local bases, build, train, eval, serve, ask, tear down
+	TUNEBENCH_DOCKER_SMOKE=1 $(BIN)/python -m pytest -m docker -p no:cacheprovider -rs -v tests/docker/test_smoke.py
 
 docker-lint: setup ## hadolint every Dockerfile; validate compose.yaml with each server override
 	$(HADOLINT) $(DOCKERFILES)
