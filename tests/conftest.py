@@ -74,7 +74,9 @@ def train_cmd(embedded: Embedded, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def run_train(embedded: Embedded, out: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_train(embedded: Embedded, out: Path, *extra: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    # 150 steps take about 2 minutes on an idle 2-core machine; the limit is generous because a shared
+    # machine ran the same training 5x slower, and a session fixture that times out fails every test using it.
     proc = subprocess.run(
         train_cmd(embedded, out, *extra), cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
