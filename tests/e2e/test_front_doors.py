@@ -38,12 +38,14 @@ def test_help_groups_every_target_by_stage_in_aligned_columns():
 
 
 def test_merge_finds_the_adapter_of_recipes_run_by_default():
-    default = make("-n", "merge").splitlines()[-1]
+    default = make("-n", "merge").splitlines()[-1].rstrip()
     assert default.endswith("-m tunebench.train.merge models/tiny-text-to-sql/adapter")
-    other = make("-n", "merge", "RECIPE=recipes/codellama-7b-text-to-sql.yaml").splitlines()[-1]
+    other = make("-n", "merge", "RECIPE=recipes/codellama-7b-text-to-sql.yaml").splitlines()[-1].rstrip()
     assert other.endswith("-m tunebench.train.merge models/codellama-7b-text-to-sql/adapter")
-    explicit = make("-n", "merge", "ADAPTER=models/x/adapter").splitlines()[-1]
+    explicit = make("-n", "merge", "ADAPTER=models/x/adapter").splitlines()[-1].rstrip()
     assert explicit.endswith("-m tunebench.train.merge models/x/adapter")
+    original = make("-n", "merge", "MERGE_ARGS=--merge-base original").splitlines()[-1].rstrip()
+    assert original.endswith("-m tunebench.train.merge models/tiny-text-to-sql/adapter --merge-base original")
 
 
 def test_fast_tier_leaves_out_the_slow_marker():
