@@ -27,7 +27,8 @@ class DataFormatError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
-def _text(row: Mapping[str, Any], field: str, source: str, index: int, *, optional: bool = False) -> str:
+def text_field(row: Mapping[str, Any], field: str, source: str, index: int, *, optional: bool = False) -> str:
+    """A row's text field, or a DataFormatError naming the file, the row and the field."""
     if field not in row:
         if optional:
             return ""
@@ -90,9 +91,9 @@ def from_messages(row, source, index):
 
 def from_dolly(row, source, index):
     """databricks-dolly-15k: instruction (+ optional context) → user, response → assistant."""
-    instruction = _text(row, "instruction", source, index)
-    context = _text(row, "context", source, index, optional=True)
-    response = _text(row, "response", source, index)
+    instruction = text_field(row, "instruction", source, index)
+    context = text_field(row, "context", source, index, optional=True)
+    response = text_field(row, "response", source, index)
     user = (
         instruction.strip()
         if not context.strip()
@@ -116,18 +117,18 @@ def check_sql_context(context: str, source: str, index: int | None) -> None:
 
 def from_sql_create_context(row, source, index):
     """b-mc2/sql-create-context: context (CREATE TABLE …) in the system message, question → SQL."""
-    schema = _text(row, "context", source, index)
+    schema = text_field(row, "context", source, index)
     check_sql_context(schema, source, index)
-    question = _text(row, "question", source, index)
-    answer = _text(row, "answer", source, index)
+    question = text_field(row, "question", source, index)
+    answer = text_field(row, "answer", source, index)
     return validate_messages(sql_messages(schema, question, answer), source, index)
 
 
 def from_embedded_sql(row, source, index):
     """The text-to-SQL set tunebench generates (tunebench.embedded.sqlgen)."""
-    schema = _text(row, "schema", source, index)
-    question = _text(row, "question", source, index)
-    query = _text(row, "query", source, index)
+    schema = text_field(row, "schema", source, index)
+    question = text_field(row, "question", source, index)
+    query = text_field(row, "query", source, index)
     return validate_messages(sql_messages(schema, question, query), source, index)
 
 

@@ -12,22 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from tunebench.formats import DataFormatError, validate_messages
+from tunebench.formats import text_field, validate_messages
 
-
-def _text(row: Mapping, name: str, source: str, row_no: int, *, optional: bool = False) -> str:
-    if name not in row:
-        if optional:
-            return ""
-        raise DataFormatError(source, row_no, name, "missing column")
-    value = row[name]
-    if value is None and optional:
-        return ""
-    if not isinstance(value, str):
-        raise DataFormatError(source, row_no, name, f"expected a string, got {type(value).__name__}")
-    if not value.strip() and not optional:
-        raise DataFormatError(source, row_no, name, "empty text")
-    return value
+_text = text_field  # the SFT formats' own field check (file, row, field in every error)
 
 
 def from_alpaca(row, source, row_no):
