@@ -148,18 +148,25 @@ _SIGNATURES = (
 )
 
 
-def detect_format(columns: Iterable[str], source: str) -> str:
+def detect_by_columns(
+    signatures, columns: Iterable[str], source: str, choices: Iterable[str], kind: str
+) -> str:
+    """The first format whose identifying columns the data has (signatures: most specific first)."""
     cols = set(columns)
-    for name, needed in _SIGNATURES:
+    for name, needed in signatures:
         if needed <= cols:
             return name
     raise DataFormatError(
         source,
         None,
         None,
-        f"cannot tell the dataset format from its columns {sorted(cols)}; set dataset_format to one of "
-        f"{sorted(FORMATTERS)}",
+        f"cannot tell the {kind} format from its columns {sorted(cols)}; set dataset_format to one of "
+        f"{sorted(choices)}",
     )
+
+
+def detect_format(columns: Iterable[str], source: str) -> str:
+    return detect_by_columns(_SIGNATURES, columns, source, FORMATTERS, "dataset")
 
 
 def required_columns(fmt: str) -> set[str]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunebench.formats import DataFormatError, validate_messages
+from tunebench.formats import DataFormatError, detect_by_columns, validate_messages
 
 SHP_MIN_SCORE_RATIO = 2.0
 
@@ -286,17 +286,7 @@ _SIGNATURES = (
 
 
 def detect_preference_format(columns: Iterable[str], source: str) -> str:
-    cols = set(columns)
-    for name, needed in _SIGNATURES:
-        if needed <= cols:
-            return name
-    raise DataFormatError(
-        source,
-        None,
-        None,
-        f"cannot tell the preference format from its columns {sorted(cols)}; set dataset_format to one of "
-        f"{sorted(PREFERENCE_FORMATS)}",
-    )
+    return detect_by_columns(_SIGNATURES, columns, source, PREFERENCE_FORMATS, "preference")
 
 
 def to_preference_rows(
