@@ -25,7 +25,7 @@ TINY_ARCH = {
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
     "num_key_value_heads": 4,
-    "max_position_embeddings": 512,
+    "max_position_embeddings": 1024,  # RoPE: no extra weights; MT-Bench smoke judge prompts exceed 512
 }
 
 
