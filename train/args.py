@@ -21,7 +21,10 @@ class TunebenchArguments:
     dataset_config: str | None = field(default=None, metadata={"help": "hub dataset config name"})
     dataset_format: str = field(
         default="auto",
-        metadata={"help": "auto | messages | dolly | alpaca | openorca | sql-create-context | text2sql"},
+        metadata={
+            "help": "auto | messages | dolly | alpaca | openorca | sql-create-context | text2sql | spider "
+            "(a Spider-format folder; its split: train, dev or a .json file in it)"
+        },
     )
     dataset_train_split: str = field(default="train")
     dataset_test_split: str | None = field(

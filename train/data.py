@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from tunebench.sources import load_messages
+from tunebench.spider_folder import is_spider_folder
 from tunebench.splits import split_heldout
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ def load_train_eval(tb_args):
     )
     if test_split:
         evaluation = load_messages(
-            test_split if test_split.endswith(_FILE_SUFFIXES) else tb_args.dataset_name,
+            # a file of its own, except a Spider folder's: there `dev.json` names a file in the folder
+            test_split
+            if test_split.endswith(_FILE_SUFFIXES) and not is_spider_folder(tb_args.dataset_name)
+            else tb_args.dataset_name,
             split=test_split,
             config=tb_args.dataset_config,
             fmt=tb_args.dataset_format,

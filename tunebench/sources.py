@@ -1,6 +1,9 @@
-"""Where training/evaluation rows come from: a hub id or local JSON/JSONL/Parquet/CSV files.
+"""Where training/evaluation rows come from: a hub id, local JSON/JSONL/Parquet/CSV files, or a
+Spider-format folder.
 
-Both go through `datasets.load_dataset`; local files keep their path so errors can name them.
+Hub ids and files go through `datasets.load_dataset`; local files keep their path so errors can name
+them. A Spider-format folder (`database/` + questions files) is read by `tunebench.spider_folder`, the
+reader SQL evaluation uses, so a model trains on the prompt it is scored with.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ import glob
 from pathlib import Path
 
 from tunebench.formats import DataFormatError, detect_format, to_messages
+from tunebench.spider_folder import is_spider_folder, spider_messages
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
+FOLDER_FORMATS = ("spider",)  # formats read from a whole folder, not row by row
 
 
 def local_files(source: str) -> list[Path] | None:
@@ -58,6 +63,15 @@ def load_messages(
     """Load `source` and return a `datasets.Dataset` with one column, `messages`, every row validated."""
     from datasets import Dataset, load_dataset
 
+    if fmt == "spider" or (fmt == "auto" and is_spider_folder(source)):
+        if not is_spider_folder(source):
+            raise DataFormatError(
+                source,
+                None,
+                None,
+                "dataset_format spider needs a folder with database/<db_id>/<db_id>.sqlite",
+            )
+        return Dataset.from_list([{"messages": m} for m in spider_messages(source, split, limit=limit)])
     files = local_files(source)
     parts = []
     if files is None:

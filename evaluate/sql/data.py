@@ -2,21 +2,20 @@
 
 - `embedded`: the set tunebench generates (data/text2sql), its test split by default;
 - `spider`: a Spider-format folder (`database/<db_id>/<db_id>.sqlite` + a JSON list of
-  {db_id, question, query}); BIRD's `SQL` key, `difficulty` and `evidence` are read too;
+  {db_id, question, query}), read by `tunebench.spider_folder`; BIRD's `SQL` key, `difficulty` and
+  `evidence` are read too;
 - `sql-create-context`: see sql_create_context.py.
 Rows are numbered from 1 in errors (a JSON list's first item is row 1).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tunebench.evaluate.sql.metrics import classify_sql
-from tunebench.formats import DataFormatError
 from tunebench.prompts import sql_messages
-from tunebench.sql_exec import schema_of
+from tunebench.spider_folder import read_spider
 
 
 @dataclass
@@ -67,23 +66,6 @@ def load_embedded(data_dir: str | Path, split: str = "test", limit: int | None =
     ]
 
 
-def _spider_items(qfile: Path, root: Path) -> list:
-    if not qfile.is_file():
-        hint = ""
-        if any(root.glob("*/*.sqlite")):
-            hint = f" ({root} looks like the database/ folder itself: give the folder that holds it)"
-        raise DataFormatError(str(qfile), None, None, f"no questions file here{hint}")
-    try:
-        items = json.loads(qfile.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        where = f"line {err.lineno}: " if isinstance(err, json.JSONDecodeError) else ""
-        msg = err.msg if isinstance(err, json.JSONDecodeError) else str(err)
-        raise DataFormatError(str(qfile), None, None, f"{where}not valid JSON ({msg})") from err
-    if not isinstance(items, list):
-        raise DataFormatError(str(qfile), None, None, "expected a JSON list of {db_id, question, query}")
-    return items
-
-
 def load_spider(
     root: str | Path,
     questions: str | Path | None = None,
@@ -91,47 +73,20 @@ def load_spider(
     db_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> list[SqlExample]:
-    """Examples from a Spider-format folder; `questions` defaults to `<root>/dev.json`."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataFormatError(str(root), None, None, "no such folder (--source: the Spider-format folder)")
-    qfile = Path(questions).expanduser() if questions else root / "dev.json"
-    dbs = Path(db_dir).expanduser() if db_dir else root / "database"
-    schemas: dict[str, str] = {}
+    """Examples from a Spider-format folder (`tunebench.spider_folder`, the reader training uses too);
+    `questions` defaults to `<root>/dev.json`."""
     examples = []
-    for number, item in enumerate(_spider_items(qfile, root)[:limit], start=1):
-        if not isinstance(item, dict):
-            raise DataFormatError(str(qfile), number, None, "expected an object {db_id, question, query}")
-        query = item.get("query", item.get("SQL"))
-        for key, value in (
-            ("db_id", item.get("db_id")),
-            ("question", item.get("question")),
-            ("query", query),
-        ):
-            if value is None:
-                raise DataFormatError(str(qfile), number, key, "missing")
-            if not isinstance(value, str) or not value.strip():
-                raise DataFormatError(str(qfile), number, key, "expected a non-empty string")
-        db_path = dbs / item["db_id"] / f"{item['db_id']}.sqlite"
-        if not db_path.is_file():
-            raise DataFormatError(
-                str(qfile), number, "db_id", f"unknown database {item['db_id']!r}: no {db_path}"
-            )
-        if item["db_id"] not in schemas:
-            schemas[item["db_id"]] = schema_of(db_path)
-        question = item["question"]
-        if item.get("evidence"):  # BIRD's external knowledge, given to the model as in BIRD's baselines
-            question = f"{question}\nHint: {item['evidence']}"
-        difficulty, qtype = classify_sql(query)
+    for item in read_spider(root, questions, db_dir=db_dir, limit=limit):
+        difficulty, qtype = classify_sql(item.query)
         examples.append(
             SqlExample(
-                id=f"{qfile.stem}-{number - 1:05d}",
-                db_id=item["db_id"],
-                db_path=str(db_path.resolve()),
-                schema=schemas[item["db_id"]],
-                question=question,
-                query=query,
-                difficulty=str(item.get("difficulty") or item.get("hardness") or difficulty),
+                id=f"{Path(item.source).stem}-{item.row - 1:05d}",
+                db_id=item.db_id,
+                db_path=item.db_path,
+                schema=item.schema,
+                question=item.question,
+                query=item.query,
+                difficulty=item.difficulty or difficulty,
                 template=qtype,
             )
         )

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tunebench.formats import FORMATTERS
+from tunebench.sources import FOLDER_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
@@ -33,7 +34,7 @@ def test_recipe_parses_into_trl_dataclasses(recipe, monkeypatch):
     tb, sft, model, resolved = parse(["--config", str(recipe), *cpu])
     raw = yaml.safe_load(recipe.read_text())
     assert set(raw) <= set(resolved), "every key of the recipe belongs to a known dataclass"
-    assert tb.dataset_format == "auto" or tb.dataset_format in FORMATTERS
+    assert tb.dataset_format == "auto" or tb.dataset_format in (*FORMATTERS, *FOLDER_FORMATS)
     assert sft.output_dir.startswith("models/") and Path(sft.output_dir).name == recipe.stem
     assert sft.assistant_only_loss
     # GPU recipes pack (flash-attention's variable-length kernel makes a packed row cheap); the CPU
