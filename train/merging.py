@@ -160,10 +160,34 @@ def fidelity_conversations(manifest: RunManifest, n: int) -> list[list[dict]]:
         )
     names = set(TunebenchArguments.__dataclass_fields__)
     tb = TunebenchArguments(**{k: v for k, v in manifest.recipe.items() if k in names})
+    kind = manifest.recipe_value("trainer", "sft")
+    if kind != "sft":
+        return preference_prompts(manifest, tb, kind, n)
     train, heldout = load_train_eval(tb)
     if heldout is None:
         log.warning("the run held no rows out: merge fidelity is measured on training prompts")
     return prompt_conversations(heldout if heldout is not None else train, n)
+
+
+def preference_prompts(manifest: RunManifest, tb, kind: str, n: int) -> list[list[dict]]:
+    """A preference run's fidelity prompts: the prompts of its held-out pairs (else its first pairs),
+    read as training read them; a KTO run's unpaired rows share a prompt two by two, asked once."""
+    from tunebench.train.preference import PreferenceArguments, load_preference_train_eval
+
+    for name, default in vars(PreferenceArguments()).items():
+        setattr(tb, name, manifest.recipe_value(name, default))
+    train, heldout, _ = load_preference_train_eval(tb, kind)
+    if heldout is None:
+        log.warning("the run held no pairs out: merge fidelity is measured on training prompts")
+    prompts: list[list[dict]] = []
+    for row in heldout if heldout is not None else train:
+        raw = row["prompt"]
+        prompt = [{"role": "user", "content": raw}] if isinstance(raw, str) else [dict(m) for m in raw]
+        if prompt not in prompts:
+            prompts.append(prompt)
+        if len(prompts) == n:
+            break
+    return prompts
 
 
 def merge_run(

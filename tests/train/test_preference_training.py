@@ -96,3 +96,55 @@ def test_dpo_loss_goes_down_and_the_heldout_margin_grows(trained_run, embedded, 
     assert after["eval_rewards/margins"] > 0 and after["eval_rewards/accuracies"] > 0.9
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert sum(losses[-2:]) / 2 < losses[0], losses
+
+
+@pytest.mark.parametrize("kind", ["orpo", "kto"])
+def test_orpo_and_kto_train_on_the_same_pairs_and_their_heldout_loss_falls(
+    kind, trained_run, embedded, tmp_path
+):
+    """ORPO (odds ratio, no reference) and KTO (each pair split into a desirable and an undesirable
+    completion) train through the same builder, from the same SFT model, on the same pairs."""
+    from trl import ModelConfig
+
+    from tunebench.train.preference import build_preference_trainer, config_class
+
+    write_jsonl(tmp_path / "train.jsonl", _pairs(read_jsonl(embedded.data_dir / "train.jsonl")[:96]))
+    write_jsonl(tmp_path / "heldout.jsonl", _pairs(read_jsonl(embedded.data_dir / "test.jsonl")[:32]))
+    cfg = config_class(kind)(
+        output_dir=str(tmp_path / "out"),
+        max_steps=16,
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=16,
+        learning_rate=5e-4,
+        beta=0.1,
+        logging_steps=4,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        max_length=512,
+        seed=0,
+    )
+    model_args = ModelConfig(
+        model_name_or_path=str(trained_run.merged),
+        dtype="float32",
+        use_peft=True,
+        lora_r=16,
+        lora_alpha=32,
+        lora_target_modules=["all-linear"],
+        attn_implementation="auto",
+    )
+    trainer, _, _, _, train_ds, record = build_preference_trainer(
+        _data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"), cfg, model_args, kind=kind
+    )
+    if kind == "kto":  # unpaired: every pair became a desirable and an undesirable completion
+        assert set(train_ds.column_names) >= {"prompt", "completion", "label"}
+        assert len(train_ds) == 2 * record.data["pairs"] and sum(train_ds["label"]) == record.data["pairs"]
+        assert record.reference_model == f"{trained_run.merged} (adapter disabled)"
+    else:
+        assert record.reference_model is None  # the odds ratio needs no reference policy
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate()["eval_loss"]
+    assert after < before - 0.05, (before, after)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert len(losses) == 4 and losses[-1] < losses[0], losses
