@@ -23,7 +23,13 @@ cp "$CERT" "$served/ca-certificates.crt"
 for wheel in "$WHEELS"/*.whl; do
     [ -f "$wheel" ] && ln -s "$wheel" "$served/"
 done
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A fixed port: the URL is a build argument, and the classic builder puts build arguments into the cache
+# key of every RUN after them, so a new port each time would rebuild every image from its first pip step.
+port=${LOCAL_PIP_PORT:-38417}
+if python3 -c 'import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0)' "$port"; then
+    echo "local-pip: port $port is taken (another build?): set LOCAL_PIP_PORT to a free one" >&2
+    exit 1
+fi
 python3 -m http.server --bind 127.0.0.1 --directory "$served" "$port" >/dev/null 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; rm -rf "$served"' EXIT INT TERM
