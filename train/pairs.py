@@ -25,6 +25,7 @@ from tunebench.atomic_io import atomic_write_json
 from tunebench.formats import DataFormatError
 from tunebench.jsonl import iter_jsonl, write_jsonl
 from tunebench.prompts import sql_messages
+from tunebench.sql_parse import orders_rows
 from tunebench.sql_text import extract_sql
 
 log = logging.getLogger(__name__)
@@ -63,17 +64,6 @@ def judge(gold_rows, pred_rows, ordered: bool) -> str:
     if not ordered:
         bags = [Counter(b) for b in bags]
     return "mismatch" if bags[0] != bags[1] else "ambiguous"
-
-
-def gold_orders_rows(sql: str) -> bool:
-    """Whether row order is part of the gold answer: an ORDER BY on the outermost query."""
-    import sqlglot
-
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return "order by" in sql.lower()
-    return tree is not None and tree.args.get("order") is not None
 
 
 def load_questions(path: Path, limit: int | None) -> list[dict]:
@@ -115,7 +105,7 @@ def pair_question(
     gold = execute_readonly(question["db"], question["query"])
     if not gold.ok:
         return [], Counter(), "gold_error"
-    ordered = gold_orders_rows(question["query"])
+    ordered = orders_rows(question["query"])
     outcomes: Counter = Counter()
     chosen, rejected, seen = [], [], set()
     for raw in candidates:

@@ -29,6 +29,8 @@ def parse_schema(schema_sql: str) -> list[TableDef]:
         statements = [s for s in sqlglot.parse(schema_sql, read="sqlite") if s is not None]
     except sqlglot.errors.SqlglotError as err:
         raise SchemaError(f"cannot parse the schema: {err}") from err
+    except RecursionError:  # sqlglot recurses per nesting level (tunebench/sql_parse.py)
+        raise SchemaError("cannot parse the schema: it nests too deeply") from None
     tables = []
     for stmt in statements:
         if not isinstance(stmt, exp.Create) or str(stmt.args.get("kind", "")).upper() != "TABLE":

@@ -23,8 +23,9 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 
-import sqlglot
 from sqlglot import exp
+
+from tunebench.sql_parse import PARSE_ERRORS, orders_rows, parse_sql
 
 MAX_PERMUTATIONS = 5000  # column permutations tried before giving up (wide results, many equal columns)
 
@@ -86,13 +87,7 @@ def results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], 
 
 def order_matters(gold_sql: str) -> bool:
     """Whether the gold result's row order is part of the answer: ORDER BY on the outermost query."""
-    try:
-        tree = sqlglot.parse_one(gold_sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        tree = None
-    if tree is None:
-        return "order by" in gold_sql.lower()
-    return tree.args.get("order") is not None
+    return orders_rows(gold_sql)
 
 
 def score_execution(gold: dict, pred: dict, ordered: bool, compare=results_match) -> tuple[bool, str]:
@@ -164,10 +159,7 @@ def _drop_output_aliases(tree: exp.Expression) -> None:
 def normalize_sql(sql: str, columns: set[str] | None = None) -> str | None:
     """A canonical text for `sql` (None when it does not parse): keywords and identifiers in one
     case, no quoting, no table or output aliases, one spacing; string literals untouched."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return None
+    tree = parse_sql(sql)
     if tree is None:
         return None
     if columns is not None:
@@ -182,7 +174,7 @@ def normalize_sql(sql: str, columns: set[str] | None = None) -> str | None:
             join.set("kind", None)
     try:
         return tree.sql(dialect="sqlite", normalize_functions="upper")
-    except sqlglot.errors.SqlglotError:
+    except PARSE_ERRORS:
         return None
 
 
@@ -212,10 +204,7 @@ def classify_sql(sql: str) -> tuple[str, str]:
     hard: joins, subqueries or set operations; medium: aggregates, GROUP BY, ORDER BY, LIMIT,
     DISTINCT; easy: the rest. (Not Spider's official hardness, which needs its own parser.)
     """
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        tree = None
+    tree = parse_sql(sql)
     if tree is None:
         return "unknown", "unparsed"
     checks = (

@@ -23,7 +23,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
 
 from tunebench.atomic_io import atomic_path
@@ -36,6 +35,7 @@ from tunebench.evaluate.sql.synth_db import (
     write_db,
 )
 from tunebench.sql_exec import schema_of
+from tunebench.sql_parse import parse_sql
 from tunebench.sql_schema import SchemaError, TableDef, parse_schema
 
 SUITE_SIZE = 3  # databases per question: the original and two variants
@@ -45,9 +45,8 @@ SUITE_VERSION = 1
 
 def _having_counts(gold: str) -> list[tuple[type, int, exp.Column]]:
     """(comparison, N, group column) for each `HAVING COUNT(…) <op> N` of the gold."""
-    try:
-        tree = sqlglot.parse_one(gold, read="sqlite")
-    except sqlglot.errors.SqlglotError:
+    tree = parse_sql(gold)
+    if tree is None:
         return []
     found = []
     for select in tree.find_all(exp.Select) if tree is not None else []:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-import sqlglot
+from tunebench.sql_parse import parse_sql
 
 BOOTSTRAP_RESAMPLES = 2000
 # Why a prediction scored 0, in the order a reader asks: is it SQL? does it name real things? does it
@@ -21,9 +21,10 @@ def _rate(hits: int, n: int) -> float | None:
 
 
 def bootstrap_ci(
-    hits: list[bool], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+    hits: list[bool] | list[int], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> list[float] | None:
-    """The 95% percentile-bootstrap interval of the mean of `hits` (resampled questions, seeded)."""
+    """The 95% percentile-bootstrap interval of the mean of `hits` (resampled questions, seeded); per-question
+    differences (-1, 0, 1) give the paired interval of a difference."""
     import numpy as np
 
     if not hits:
@@ -49,9 +50,7 @@ def error_class(record: dict) -> str | None:
         return "unknown table or column"
     if not record["prediction"].strip() or "syntax error" in error or "incomplete input" in error:
         return "does not parse"
-    try:
-        sqlglot.parse_one(record["prediction"], read="sqlite")
-    except sqlglot.errors.SqlglotError:
+    if parse_sql(record["prediction"]) is None:
         return "does not parse"
     return "runtime error"
 
@@ -105,3 +104,21 @@ def summarize(records: list[dict]) -> dict:
             lambda r: "seen" if r.get("seen_combo") else "unseen" if r.get("seen_combo") is False else "n/a",
         )
     return summary
+
+
+def paired_difference(first: list[dict], second: list[dict]) -> dict:
+    """`second` minus `first` on the questions both scored: the accuracy difference with a paired 95%
+    bootstrap interval (the same questions resampled for both models, so their shared difficulty
+    cancels), and how many questions only one of them gets right."""
+    a = {r["id"]: bool(r["exec_match"]) for r in first if r["exec_outcome"] != "gold_error"}
+    b = {r["id"]: bool(r["exec_match"]) for r in second if r["exec_outcome"] != "gold_error"}
+    ids = [i for i in a if i in b]
+    diffs = [int(b[i]) - int(a[i]) for i in ids]
+    ci = bootstrap_ci(diffs)
+    return {
+        "n": len(ids),
+        "delta": round(sum(diffs) / len(ids), 4) if ids else None,
+        "delta_ci95": ci,
+        "only_first": sum(d < 0 for d in diffs),
+        "only_second": sum(d > 0 for d in diffs),
+    }

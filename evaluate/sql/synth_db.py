@@ -21,10 +21,10 @@ import sqlite3
 import zlib
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
 
 from tunebench.atomic_io import atomic_path
+from tunebench.sql_parse import parse_sql
 from tunebench.sql_schema import SchemaError, TableDef, parse_schema
 
 SYNTH_VERSION = 1
@@ -146,10 +146,7 @@ class Facts:
                 by_name.setdefault(c.lower(), []).append((t.name.lower(), c.lower()))
         self._owners = by_name
         self.joins.extend(set(cols) for cols in by_name.values() if len(cols) > 1)
-        try:
-            tree = sqlglot.parse_one(gold, read="sqlite")
-        except sqlglot.errors.SqlglotError:
-            tree = None
+        tree = parse_sql(gold)
         if tree is not None:
             self._aliases = {t.alias.lower(): t.name.lower() for t in tree.find_all(exp.Table) if t.alias}
             self._read(tree)

@@ -204,6 +204,20 @@ def test_errors_score_zero(scorer, db):
     assert score(scorer, db, "SELECT name FROM staff WHERE id > 99", "SELECT 1 WHERE 0")["gold_empty"]
 
 
+def test_a_prediction_nested_past_the_parsers_recursion_scores_zero(scorer, db):
+    """A model stuck repeating "(" (found in a DPO run): sqlglot's parser raises RecursionError past
+    about 100 levels; scoring, classifying and the error taxonomy must read it as unparseable."""
+    from tunebench.evaluate.sql.summary import error_class
+
+    deep = "SELECT " + "(" * 400 + "1" + ")" * 400 + " FROM staff"
+    record = score(scorer, db, "SELECT count(*) FROM staff", deep)
+    assert (record["exec_match"], record["exact_match"]) == (False, False)
+    assert record["exec_outcome"] == "pred_error"  # SQLite refuses it too (parser stack overflow)
+    assert error_class(record) in ("does not parse", "runtime error")
+    assert classify_sql(deep) == ("unknown", "unparsed")
+    assert not order_matters("SELECT name FROM staff WHERE id IN " + "(" * 400)
+
+
 def test_permutation_must_hold_for_every_row():
     assert results_match([(1, 2), (3, 4)], [(2, 1), (4, 3)], order_matters=False)
     assert not results_match([(1, 2), (3, 4)], [(2, 1), (3, 4)], order_matters=False)

