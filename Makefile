@@ -37,7 +37,7 @@ HELP_GROUPS := setup train evaluate serve containers benchmarks
 HELP_FILE_GROUPS := Makefile=setup mk/eval.mk=evaluate mk/mt_bench.mk=evaluate mk/serve.mk=serve \
 	mk/docker.mk=containers mk/bench.mk=benchmarks
 
-.PHONY: help setup test test-fast lint format train merge demo clean
+.PHONY: help setup test test-fast lint format train merge demo demo-dpo demo-dpo-seeds clean
 ##@ setup
 help: ## list targets by stage
 	@awk -v order="$(HELP_GROUPS)" -v defaults="$(HELP_FILE_GROUPS)" -f mk/help.awk $(MAKEFILE_LIST)
@@ -104,6 +104,22 @@ demo-dpo: setup ## SFT vs DPO: execution-feedback pairs from the SFT model, DPO 
 	$(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --dataset_name=$(PAIRS)
 	$(BIN)/python -m tunebench.evaluate.sql --model models/tiny-text-to-sql-dpo/merged \
 		--baseline models/tiny-text-to-sql/merged --out artifacts/demo-dpo/sql
+
+# The same comparison over seeds (the README's figures): per seed, SFT (the demo's recipe), pairs, DPO and
+# both scored, each seed in its own folders (models/seeds/<seed>/, artifacts/dpo-seeds/seed<seed>), then
+# one table with the mean and spread. About 25 minutes a seed on this 2-core machine.
+SEEDS ?= 0 1 2
+demo-dpo-seeds: setup ## SFT vs DPO over SEEDS ("0 1 2"): one table with mean and spread (artifacts/dpo-seeds/table.md)
+	@set -e; for s in $(SEEDS); do \
+	  m=models/seeds/$$s; \
+	  $(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --seed=$$s --data_seed=$$s --output_dir=$$m/sft; \
+	  $(BIN)/python -m tunebench.train.pairs --model $$m/sft/merged --data data/text2sql/train.jsonl \
+	    --out data/pairs/seed$$s.jsonl $(PAIRS_ARGS) --seed $$s; \
+	  $(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --model_name_or_path=$$m/sft/merged \
+	    --dataset_name=data/pairs/seed$$s.jsonl --output_dir=$$m/dpo --seed=$$s --data_seed=$$s; \
+	  $(BIN)/python -m tunebench.evaluate.sql --model $$m/dpo/merged --baseline $$m/sft/merged --out artifacts/dpo-seeds/seed$$s; \
+	done
+	$(BIN)/python -m tunebench.evaluate.sql across $(foreach s,$(SEEDS),artifacts/dpo-seeds/seed$(s)) --out artifacts/dpo-seeds/table.md
 
 clean: ## remove generated models and data (not the venv)
 	rm -rf models data artifacts bench/results

@@ -11,6 +11,8 @@ folder), else `--out`. The model's predictions go to `predictions.jsonl`, the ba
 Predictions made by any other system are scored the same way:
   python -m tunebench.evaluate.sql score --dataset spider --source DIR --predictions preds.txt --out DIR
 (one SQL per line in the questions' order, Spider's format; or JSONL with {"id", "sql"} per line).
+Several two-model evaluations (the same comparison over seeds) in one table, with mean and spread:
+  python -m tunebench.evaluate.sql across DIR [DIR ...] [--out table.md]
 Errors in the data or paths print one line and exit with status 2.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from tunebench.chat import ChatError, GenerationSettings
 from tunebench.chat_template import IM_END
-from tunebench.evaluate.sql import score_file
+from tunebench.evaluate.sql import across_runs, score_file
 from tunebench.evaluate.sql.config import DATASETS, DatasetChoice, EvalConfig, ExecutionLimits
 from tunebench.evaluate.sql.pipeline import headline, run_evaluation
 from tunebench.evaluate.sql.predictions import ResumeMismatch
@@ -103,6 +105,31 @@ def build_score_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def build_across_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m tunebench.evaluate.sql across",
+        description=across_runs.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("folders", nargs="+", type=Path, help="evaluation folders of two models each")
+    ap.add_argument(
+        "--out", type=Path, help="also write the table here (markdown; figures beside it as .json)"
+    )
+    return ap
+
+
+def _across(argv: list[str]) -> int:
+    from tunebench.atomic_io import atomic_write_json, atomic_write_text
+
+    args = build_across_parser().parse_args(argv)
+    table, figures = across_runs.across_table(args.folders)
+    print(table, end="")
+    if args.out:
+        atomic_write_text(args.out, table)
+        atomic_write_json(args.out.with_suffix(".json"), figures)
+    return 0
+
+
 def _dataset(args: argparse.Namespace) -> DatasetChoice:
     return DatasetChoice(
         name=args.dataset,
@@ -150,6 +177,8 @@ def _one_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["across"]:
+            return _across(argv[1:])
         if argv[:1] == ["score"]:
             args = build_score_parser().parse_args(argv[1:])
             config = score_file.ScoreConfig(

@@ -18,7 +18,7 @@ from tunebench.evaluate.sql.generate import describe_model, is_base_of, model_ke
 from tunebench.evaluate.sql.load import load_examples
 from tunebench.evaluate.sql.predictions import METRICS_VERSION, Scorer, check_meta, predict_and_score
 from tunebench.evaluate.sql.report import plot_by_group, render_report
-from tunebench.evaluate.sql.summary import summarize
+from tunebench.evaluate.sql.summary import paired_difference, summarize
 from tunebench.formats import DataFormatError
 from tunebench.paths import RunPaths
 from tunebench.sql_sandbox import SqlSandbox
@@ -92,8 +92,12 @@ def write_outputs(out: Path, meta: dict, summaries: dict, models: dict, records_
     if len(summaries) == 2:
         a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in summaries)
         summary["exec_accuracy_delta_points"] = round(100 * (b - a), 2)
+        first, second = summaries
+        summary["paired"] = {"first": first, "second": second, **paired_difference(*records_by.values())}
     atomic_write_json(out / "summary.json", summary)
-    atomic_write_text(out / "report.md", render_report(meta, summaries, models, plots, records_by))
+    atomic_write_text(
+        out / "report.md", render_report(meta, summaries, models, plots, records_by, summary.get("paired"))
+    )
     return summary
 
 
@@ -126,5 +130,8 @@ def headline(summary: dict) -> str:
     line = "execution accuracy: " + " | ".join(parts)
     if "exec_accuracy_delta_points" in summary:
         line += f" | {summary['exec_accuracy_delta_points']:+.1f} points"
+        ci = summary.get("paired", {}).get("delta_ci95")
+        if ci:
+            line += f" (paired 95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})"
     n = next(iter(summary["models"].values()))["n"]
     return f"{line}  [{summary['dataset']['name']}, {n} questions]"

@@ -112,7 +112,18 @@ def _ci(s: dict) -> str:
     return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}" if ci else "–"
 
 
-def _headline(summaries: dict[str, dict]) -> list[str]:
+def paired_line(paired: dict) -> str:
+    """One sentence: the difference, its paired interval, and the questions only one model gets right."""
+    ci = paired["delta_ci95"]
+    interval = f" (paired 95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})" if ci else ""
+    return (
+        f"Execution accuracy, {paired['second']} minus {paired['first']}: **{100 * paired['delta']:+.1f} points**"
+        f"{interval}; {paired['only_second']} questions only {paired['second']} gets right, "
+        f"{paired['only_first']} only {paired['first']}."
+    )
+
+
+def _headline(summaries: dict[str, dict], paired: dict | None = None) -> list[str]:
     labels = list(summaries)
     lines = [
         "## Headline",
@@ -127,7 +138,9 @@ def _headline(summaries: dict[str, dict]) -> list[str]:
             f"| {lb} | **{_pct(s['exec_accuracy'])}** | {_ci(s)} | {_pct(s['strict_accuracy'])} | "
             f"{_pct(s['single_db_accuracy'])} | {_pct(s['exact_match'])} | {_pct(s['raw_match'])} |"
         )
-    if len(labels) == 2:
+    if paired and paired.get("delta") is not None:
+        lines += ["", paired_line(paired)]
+    elif len(labels) == 2:
         a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in labels)
         lines += ["", f"Execution accuracy, {labels[1]} minus {labels[0]}: **{100 * (b - a):+.1f} points**."]
     lines += [
@@ -201,6 +214,7 @@ def render_report(
     models: dict[str, dict],
     plots: list[str],
     records: dict[str, list[dict]] | None = None,
+    paired: dict | None = None,
 ) -> str:
     """report.md: what was measured, on what, how; headline; breakdowns; what the models are."""
     labels = list(summaries)
@@ -220,7 +234,7 @@ def render_report(
         f"Dataset: **{meta['dataset']['name']}** ({meta['dataset']['description']}), "
         f"{next(iter(summaries.values()))['n']} questions. {made}",
         "",
-        *_headline(summaries),
+        *_headline(summaries, paired),
         "",
         "## The models",
         "",

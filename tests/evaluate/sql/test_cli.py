@@ -112,6 +112,46 @@ def test_base_vs_finetuned_outputs(base_vs_finetuned, capsys):
     report = (out / "report.md").read_text()
     assert "random weights" in report and "| base |" in report and "| fine-tuned |" in report
     assert "![accuracy_by_difficulty.png](accuracy_by_difficulty.png)" in report
+    # the paired difference: the same questions, so only-one-right counts add up to the difference
+    paired = summary["paired"]
+    assert (paired["first"], paired["second"], paired["n"]) == ("base", "fine-tuned", tuned["n_scored"])
+    assert paired["delta"] == pytest.approx(tuned["exec_accuracy"] - base["exec_accuracy"], abs=1e-3)
+    assert paired["only_second"] - paired["only_first"] == round(paired["delta"] * paired["n"])
+    lo, hi = paired["delta_ci95"]
+    assert lo <= paired["delta"] <= hi
+    assert f"{paired['only_second']} questions only fine-tuned gets right" in report
+
+
+def test_across_tables_several_evaluations_with_their_spread(base_vs_finetuned, tmp_path, capsys):
+    import shutil
+
+    _, out = base_vs_finetuned
+    runs = [shutil.copytree(out, tmp_path / name) for name in ("seed0", "seed1")]
+    summary = json.loads((runs[1] / "summary.json").read_text())
+    summary["models"]["fine-tuned"]["exec_accuracy"] += 0.1  # another seed, another figure
+    summary["paired"]["delta"] += 0.1
+    (runs[1] / "summary.json").write_text(json.dumps(summary))
+    table = tmp_path / "table.md"
+    assert main(["across", *map(str, runs), "--out", str(table)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == table.read_text()
+    lines = printed.splitlines()
+    assert lines[0].startswith("| run | base | 95% CI | fine-tuned |") and len(lines) == 5
+    assert lines[2].startswith("| seed0 |") and lines[3].startswith("| seed1 |")
+    figures = json.loads(table.with_suffix(".json").read_text())
+    tuned = json.loads((out / "summary.json").read_text())["models"]["fine-tuned"]["exec_accuracy"]
+    assert figures["mean"]["fine-tuned"] == pytest.approx(tuned + 0.05)
+    assert figures["sd"]["fine-tuned"] == pytest.approx(0.0707, abs=1e-3)  # sd of two values 0.1 apart
+    assert lines[4].startswith("| mean ± sd over 2 |")
+
+    del summary["paired"]  # a one-model evaluation, or one written before the paired difference
+    (runs[1] / "summary.json").write_text(json.dumps(summary))
+    assert main(["across", *map(str, runs)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"error: {runs[1] / 'summary.json'}, field 'models': expected an evaluation of two models (--baseline)"
+    )
 
 
 def test_rerun_resumes_and_extends(base_vs_finetuned, capsys):

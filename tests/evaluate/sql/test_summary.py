@@ -73,3 +73,26 @@ def test_summary_counts_each_class_and_difficulty():
         "exact_match": 0.0,
     }
     assert s["exec_accuracy_ci95"][0] <= 0.5 <= s["exec_accuracy_ci95"][1]
+
+
+def test_paired_difference_counts_each_question_once_on_both_sides():
+    from tunebench.evaluate.sql.summary import paired_difference
+
+    def recs(matches, gold_error=()):
+        return [
+            {"id": f"q{i}", "exec_match": m, "exec_outcome": "gold_error" if i in gold_error else "ok"}
+            for i, m in enumerate(matches)
+        ]
+
+    sft = recs([1, 1, 0, 0, 1, 0, 1, 1], gold_error=(7,))
+    dpo = recs([1, 0, 1, 1, 1, 0, 1, 0], gold_error=(7,))[:-1] + [
+        {"id": "other", "exec_match": 1, "exec_outcome": "ok"}
+    ]
+    paired = paired_difference(sft, dpo)
+    # q7's gold fails (not scored); "other" is not in the first list: 7 shared questions
+    assert paired["n"] == 7 and paired["only_first"] == 1 and paired["only_second"] == 2
+    assert paired["delta"] == round(1 / 7, 4)
+    lo, hi = paired["delta_ci95"]
+    assert -1 <= lo <= paired["delta"] <= hi <= 1
+    same = paired_difference(sft, sft)
+    assert same["delta"] == 0 and same["delta_ci95"] == [0.0, 0.0]

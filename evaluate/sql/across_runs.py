@@ -1,0 +1,90 @@
+"""One table over several two-model evaluations: the same comparison (say SFT vs DPO) repeated with
+other seeds, each folder written by `python -m tunebench.evaluate.sql --model M --baseline B --out DIR`.
+
+    python -m tunebench.evaluate.sql across artifacts/dpo-seeds/seed0 artifacts/dpo-seeds/seed1 … [--out F.md]
+
+A row per folder (both accuracies with their intervals, the paired difference with its interval, the
+questions only one model gets right), then the mean and the sample standard deviation over folders:
+the spread a reader should expect from one more seed.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from tunebench.formats import DataFormatError
+
+
+def read_pair(folder: Path) -> dict:
+    """The two-model summary.json of one evaluation folder, checked."""
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataFormatError(
+            str(path), None, None, "no such file: evaluate two models into this folder"
+        ) from None
+    except json.JSONDecodeError as err:
+        raise DataFormatError(str(path), None, None, f"not valid JSON ({err.msg})") from err
+    if len(summary.get("models", {})) != 2 or "paired" not in summary:
+        raise DataFormatError(str(path), None, "models", "expected an evaluation of two models (--baseline)")
+    return summary
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _interval(ci: list[float] | None, signed: bool = False) -> str:
+    if not ci:
+        return "–"
+    fmt = "{:+.1f}" if signed else "{:.1f}"
+    return f"{fmt.format(100 * ci[0])} to {fmt.format(100 * ci[1])}"
+
+
+def _spread(values: list[float], signed: bool = False) -> str:
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * mean:+.1f} ± {100 * sd:.1f}" if signed else f"{100 * mean:.1f}% ± {100 * sd:.1f}"
+
+
+def across_table(folders: list[Path]) -> tuple[str, dict]:
+    """(markdown, figures) over the folders; the two models must carry the same labels in each."""
+    summaries = [read_pair(f) for f in folders]
+    first, second = summaries[0]["paired"]["first"], summaries[0]["paired"]["second"]
+    for folder, s in zip(folders, summaries, strict=True):
+        if (s["paired"]["first"], s["paired"]["second"]) != (first, second):
+            raise DataFormatError(str(folder / "summary.json"), None, "paired", f"not {first} vs {second}")
+    lines = [
+        f"| run | {first} | 95% CI | {second} | 95% CI | {second} − {first} (points) | paired 95% CI "
+        f"| only {first} right | only {second} right | questions |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for folder, s in zip(folders, summaries, strict=True):
+        a, b, p = s["models"][first], s["models"][second], s["paired"]
+        rows.append(
+            {"run": folder.name, first: a["exec_accuracy"], second: b["exec_accuracy"], "delta": p["delta"]}
+        )
+        lines.append(
+            f"| {folder.name} | {_pct(a['exec_accuracy'])} | {_interval(a['exec_accuracy_ci95'])} "
+            f"| {_pct(b['exec_accuracy'])} | {_interval(b['exec_accuracy_ci95'])} | {100 * p['delta']:+.1f} "
+            f"| {_interval(p['delta_ci95'], signed=True)} | {p['only_first']} | {p['only_second']} | {p['n']} |"
+        )
+    lines.append(
+        f"| mean ± sd over {len(rows)} | {_spread([r[first] for r in rows])} | | "
+        f"{_spread([r[second] for r in rows])} | | {_spread([r['delta'] for r in rows], signed=True)} | | | | |"
+    )
+    figures = {
+        "first": first,
+        "second": second,
+        "runs": rows,
+        "mean": {k: statistics.fmean(r[k] for r in rows) for k in (first, second, "delta")},
+        "sd": {
+            k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0
+            for k in (first, second, "delta")
+        },
+    }
+    return "\n".join(lines) + "\n", figures
