@@ -36,6 +36,13 @@ class TunebenchArguments:
     max_train_samples: int | None = field(default=None)
     sample_seed: int = field(default=42, metadata={"help": "seed for sub-sampling and the eval split"})
     embedded: bool = field(default=False, metadata={"help": "build the embedded tiny model + dataset first"})
+    embedded_seed: int = field(
+        default=0,
+        metadata={
+            "help": "seed of the embedded dataset and tiny base (the embedded default is 0); the training "
+            "seed never rebuilds them, so runs with other seeds share one base and one held-out split"
+        },
+    )
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint of this run"})
     merge: bool = field(default=True, metadata={"help": "merge the adapter into a full model after training"})
     merge_dtype: str = field(

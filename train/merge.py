@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from tunebench.paths import RunPaths
-from tunebench.train.merging import MERGE_BASES, merge_adapter, merge_run
+from tunebench.train.merging import MERGE_BASES, BaseChanged, merge_adapter, merge_run
 
 DEFAULT_RECIPE = "recipes/tiny-text-to-sql.yaml"
 
@@ -70,9 +70,13 @@ def main(argv=None) -> int:
         )
         return 2
     if run is not None:
-        merged, record = merge_run(
-            run, out=args.out, merge_base=args.merge_base, fidelity_samples=args.fidelity_samples
-        )
+        try:
+            merged, record = merge_run(
+                run, out=args.out, merge_base=args.merge_base, fidelity_samples=args.fidelity_samples
+            )
+        except BaseChanged as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"merge base: {record['merge_base']} ({record['dtype']})")
         if "fidelity" in record:
             f = record["fidelity"]

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from tunebench.atomic_io import atomic_path, atomic_write_text
-from tunebench.paths import RunPaths
+from tunebench.paths import RunPaths, tiny_base_build
 from tunebench.run_record import RunManifest
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,26 @@ def save_merged(model, tokenizer, out: Path, *, card: str | None, max_shard_size
         if card is not None:
             atomic_write_text(tmp / "README.md", card)
     return out
+
+
+class BaseChanged(ValueError):
+    """The base on disk is not the one the adapter was trained on."""
+
+
+def check_base_unchanged(manifest: RunManifest) -> None:
+    """Refuse to merge into a tiny base rebuilt since the run trained on it (other seed, other random
+    weights): the merge would 'succeed' and every answer of the merged model would be noise."""
+    trained_on = manifest.extra.get("tiny_base")
+    if not trained_on or not manifest.base_model:
+        return
+    now = tiny_base_build(manifest.base_model)
+    if now != trained_on:
+        then_seed = trained_on.get("seed")
+        found = "no tiny base" if now is None else f"one built with seed {now.get('seed')}"
+        raise BaseChanged(
+            f"{manifest.base_model} is not the base this run trained on (seed {then_seed}): found {found}. "
+            f"Rebuild it (python -m tunebench.embedded --seed {then_seed} --force) or train the run again."
+        )
 
 
 def merge_base_for(manifest: RunManifest, requested: str | None = None) -> str:
@@ -211,6 +231,7 @@ def merge_run(
     from tunebench.train.model_setup import torch_dtype
 
     manifest = manifest or RunManifest.load(run.manifest)
+    check_base_unchanged(manifest)
     out = Path(out or run.merged)
     kind = merge_base_for(manifest, merge_base)
     on_cuda = torch.cuda.is_available() and not manifest.recipe_value("use_cpu", False)

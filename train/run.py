@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from tunebench.atomic_io import atomic_write_text
-from tunebench.paths import RunPaths, models_root
+from tunebench.paths import RunPaths, models_root, tiny_base_build
 from tunebench.run_record import ModelInfo, RunManifest, TrainingStats
 from tunebench.train.data import load_train_eval
 from tunebench.train.manifest import environment, peak_memory
@@ -103,7 +103,9 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     if tb.embedded:
         from tunebench.embedded import build_embedded
 
-        build_embedded(seed=sft.seed)
+        build_embedded(seed=tb.embedded_seed)
+    # Read before the model loads: a rebuild of the tiny base while this run trains is caught at merge.
+    base_build = tiny_base_build(model_args.model_name_or_path)
     run = _run_dir(sft)
     run.root.mkdir(parents=True, exist_ok=True)
     sft.run_name = sft.run_name or run.root.name
@@ -138,6 +140,8 @@ def train(tb, sft, model_args, resolved: dict) -> RunPaths:
     manifest = run_manifest(
         tb, sft, model_args, resolved, trainer, result, model_info, train_ds, run, checkpoint, wall
     )
+    if base_build is not None:
+        manifest.extra["tiny_base"] = base_build
     if preference is not None:  # trainer, beta, reference model, pairs/ties/dropped rows
         manifest.extra["preference"] = preference.to_dict()
     if peft_config is None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,15 @@ def tiny_base_dir() -> Path:
 def is_tiny_base(model_dir: str | Path) -> bool:
     """True for the embedded tiny base (random weights), wherever it lives."""
     return (Path(model_dir) / TINY_MARKER).exists()
+
+
+def tiny_base_build(model_dir: str | Path) -> dict | None:
+    """How the tiny base in `model_dir` was built (seed, sizes, dataset), or None for any other model.
+
+    A rebuild with other settings replaces its random weights in place: every adapter trained on the
+    old weights no longer fits. Training records this and merging checks it."""
+    marker = Path(model_dir) / TINY_MARKER
+    return json.loads(marker.read_text()) if marker.is_file() else None
 
 
 def embedded_sql_dir() -> Path:

@@ -65,3 +65,59 @@ def test_merging_a_run_again_reproduces_its_merged_model(trained_run, tmp_path):
     second = load_file(out / "model.safetensors")
     assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
     assert (out / "README.md").read_text().startswith("---\n")
+
+
+def test_a_tiny_base_rebuilt_since_training_is_refused_not_merged(trained_run, embedded, tmp_path):
+    """A rebuild of the tiny base with another seed replaces its random weights in place; an adapter
+    trained on the old ones, merged into the new ones, answers noise. The run records the build it
+    trained on and the merge refuses another, in one line."""
+    import json
+    import shutil
+
+    from tunebench.paths import TINY_MARKER
+    from tunebench.run_record import RunManifest
+
+    run = shutil.copytree(trained_run.root, tmp_path / "run", ignore=shutil.ignore_patterns("checkpoints"))
+    base = shutil.copytree(embedded.base_dir, tmp_path / "tiny-base")
+    manifest = RunManifest.load(run / "manifest.json")
+    assert manifest.extra["tiny_base"] == json.loads((embedded.base_dir / TINY_MARKER).read_text())
+    manifest.recipe["model_name_or_path"] = str(base)
+    manifest.save(run / "manifest.json")
+    stamp = json.loads((base / TINY_MARKER).read_text())
+    (base / TINY_MARKER).write_text(
+        json.dumps({**stamp, "seed": stamp["seed"] + 1})
+    )  # as a rebuild leaves it
+
+    before = (run / "merged" / "model.safetensors").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunebench.train.merge", str(run)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert f"{base} is not the base this run trained on (seed {stamp['seed']})" in line
+    assert f"python -m tunebench.embedded --seed {stamp['seed']} --force" in line
+    assert (run / "merged" / "model.safetensors").read_bytes() == before  # nothing half-written
+
+
+def test_the_training_seed_does_not_rebuild_the_embedded_default(monkeypatch):
+    """`make train ARGS=--seed=1` once rebuilt data/text2sql and models/tiny-base with seed 1 (other
+    questions, other random weights) under every run trained before it."""
+    from tunebench.train import run as train_run
+    from tunebench.train.args import parse
+
+    built = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_build(seed=0, force=False):
+        built.append(seed)
+        raise Stop
+
+    monkeypatch.setattr("tunebench.embedded.build_embedded", fake_build)
+    tb, sft, model, resolved = parse(["--config", str(TINY_RECIPE), "--seed=7", "--data_seed=7"])
+    assert (sft.seed, tb.embedded_seed) == (7, 0)
+    with pytest.raises(Stop):
+        train_run.train(tb, sft, model, resolved)
+    assert built == [0]
