@@ -43,27 +43,27 @@ def _data_args(train, heldout):
     )
 
 
-def test_dpo_loss_goes_down_and_the_heldout_margin_grows(trained_run, embedded, tmp_path):
-    from trl import DPOConfig, ModelConfig
+def _build(kind, trained_run, embedded, tmp_path, n_train, n_heldout, **config):
+    """A preference trainer on the tiny SFT model: the same LoRA setup and CPU settings for every kind,
+    pairs from the first training rows, held-out pairs from the test split."""
+    from trl import ModelConfig
 
-    from tunebench.train.preference import build_preference_trainer
+    from tunebench.train.preference import build_preference_trainer, config_class
 
-    write_jsonl(tmp_path / "train.jsonl", _pairs(read_jsonl(embedded.data_dir / "train.jsonl")[:160]))
-    write_jsonl(tmp_path / "heldout.jsonl", _pairs(read_jsonl(embedded.data_dir / "test.jsonl")[:64]))
-    cfg = DPOConfig(
+    write_jsonl(tmp_path / "train.jsonl", _pairs(read_jsonl(embedded.data_dir / "train.jsonl")[:n_train]))
+    write_jsonl(tmp_path / "heldout.jsonl", _pairs(read_jsonl(embedded.data_dir / "test.jsonl")[:n_heldout]))
+    cfg = config_class(kind)(
         output_dir=str(tmp_path / "out"),
-        max_steps=30,
         per_device_train_batch_size=8,
         per_device_eval_batch_size=16,
         learning_rate=5e-4,
-        lr_scheduler_type="cosine",
         beta=0.1,
-        logging_steps=5,
         report_to=[],
         save_strategy="no",
         use_cpu=True,
         max_length=512,
         seed=0,
+        **config,
     )
     model_args = ModelConfig(
         model_name_or_path=str(trained_run.merged),
@@ -74,8 +74,22 @@ def test_dpo_loss_goes_down_and_the_heldout_margin_grows(trained_run, embedded, 
         lora_target_modules=["all-linear"],
         attn_implementation="auto",
     )
-    trainer, _, peft_config, _, train_ds, record = build_preference_trainer(
-        _data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"), cfg, model_args, kind="dpo"
+    return build_preference_trainer(
+        _data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"), cfg, model_args, kind=kind
+    )
+
+
+def test_dpo_loss_goes_down_and_the_heldout_margin_grows(trained_run, embedded, tmp_path):
+    trainer, _, peft_config, _, train_ds, record = _build(
+        "dpo",
+        trained_run,
+        embedded,
+        tmp_path,
+        160,
+        64,
+        max_steps=30,
+        lr_scheduler_type="cosine",
+        logging_steps=5,
     )
     assert peft_config is not None and trainer.ref_model is None  # reference = adapter disabled
     assert record.to_dict() == {
@@ -104,37 +118,8 @@ def test_orpo_and_kto_train_on_the_same_pairs_and_their_heldout_loss_falls(
 ):
     """ORPO (odds ratio, no reference) and KTO (each pair split into a desirable and an undesirable
     completion) train through the same builder, from the same SFT model, on the same pairs."""
-    from trl import ModelConfig
-
-    from tunebench.train.preference import build_preference_trainer, config_class
-
-    write_jsonl(tmp_path / "train.jsonl", _pairs(read_jsonl(embedded.data_dir / "train.jsonl")[:96]))
-    write_jsonl(tmp_path / "heldout.jsonl", _pairs(read_jsonl(embedded.data_dir / "test.jsonl")[:32]))
-    cfg = config_class(kind)(
-        output_dir=str(tmp_path / "out"),
-        max_steps=16,
-        per_device_train_batch_size=8,
-        per_device_eval_batch_size=16,
-        learning_rate=5e-4,
-        beta=0.1,
-        logging_steps=4,
-        report_to=[],
-        save_strategy="no",
-        use_cpu=True,
-        max_length=512,
-        seed=0,
-    )
-    model_args = ModelConfig(
-        model_name_or_path=str(trained_run.merged),
-        dtype="float32",
-        use_peft=True,
-        lora_r=16,
-        lora_alpha=32,
-        lora_target_modules=["all-linear"],
-        attn_implementation="auto",
-    )
-    trainer, _, _, _, train_ds, record = build_preference_trainer(
-        _data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"), cfg, model_args, kind=kind
+    trainer, _, _, _, train_ds, record = _build(
+        kind, trained_run, embedded, tmp_path, 96, 32, max_steps=16, logging_steps=4
     )
     if kind == "kto":  # unpaired: every pair became a desirable and an undesirable completion
         assert set(train_ds.column_names) >= {"prompt", "completion", "label"}
