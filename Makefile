@@ -119,7 +119,7 @@ demo-dpo-seeds: setup ## SFT vs DPO over SEEDS ("0 1 2"): one table with mean an
 	    --dataset_name=data/pairs/seed$$s.jsonl --output_dir=$$m/dpo --seed=$$s --data_seed=$$s; \
 	  $(BIN)/python -m tunebench.evaluate.sql --model $$m/dpo/merged --baseline $$m/sft/merged --out artifacts/dpo-seeds/seed$$s; \
 	done
-	$(BIN)/python -m tunebench.evaluate.sql across $(foreach s,$(SEEDS),artifacts/dpo-seeds/seed$(s)) --out artifacts/dpo-seeds/table.md
+	$(BIN)/python -m tunebench.evaluate.sql across $(foreach s,$(SEEDS),artifacts/dpo-seeds/seed$(s)) --labels SFT DPO --out artifacts/dpo-seeds/table.md
 
 clean: ## remove generated models and data (not the venv)
 	rm -rf models data artifacts bench/results

@@ -50,23 +50,27 @@ def _spread(values: list[float], signed: bool = False) -> str:
     return f"{100 * mean:+.1f} ± {100 * sd:.1f}" if signed else f"{100 * mean:.1f}% ± {100 * sd:.1f}"
 
 
-def across_table(folders: list[Path]) -> tuple[str, dict]:
-    """(markdown, figures) over the folders; the two models must carry the same labels in each."""
+def across_table(folders: list[Path], labels: tuple[str, str] | None = None) -> tuple[str, dict]:
+    """(markdown, figures) over the folders; the two models must carry the same labels in each.
+    `labels` names them in the table (say SFT and DPO, where the evaluation called them base and
+    fine-tuned)."""
     summaries = [read_pair(f) for f in folders]
     first, second = summaries[0]["paired"]["first"], summaries[0]["paired"]["second"]
     for folder, s in zip(folders, summaries, strict=True):
         if (s["paired"]["first"], s["paired"]["second"]) != (first, second):
             raise DataFormatError(str(folder / "summary.json"), None, "paired", f"not {first} vs {second}")
+    shown = dict(zip((first, second), labels or (first, second), strict=True))
+    one, two = shown[first], shown[second]
     lines = [
-        f"| run | {first} | 95% CI | {second} | 95% CI | {second} − {first} (points) | paired 95% CI "
-        f"| only {first} right | only {second} right | questions |",
+        f"| run | {shown[first]} | 95% CI | {shown[second]} | 95% CI | {shown[second]} − {shown[first]} (points) "
+        f"| paired 95% CI | only {shown[first]} right | only {shown[second]} right | questions |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = []
     for folder, s in zip(folders, summaries, strict=True):
         a, b, p = s["models"][first], s["models"][second], s["paired"]
         rows.append(
-            {"run": folder.name, first: a["exec_accuracy"], second: b["exec_accuracy"], "delta": p["delta"]}
+            {"run": folder.name, one: a["exec_accuracy"], two: b["exec_accuracy"], "delta": p["delta"]}
         )
         lines.append(
             f"| {folder.name} | {_pct(a['exec_accuracy'])} | {_interval(a['exec_accuracy_ci95'])} "
@@ -74,17 +78,16 @@ def across_table(folders: list[Path]) -> tuple[str, dict]:
             f"| {_interval(p['delta_ci95'], signed=True)} | {p['only_first']} | {p['only_second']} | {p['n']} |"
         )
     lines.append(
-        f"| mean ± sd over {len(rows)} | {_spread([r[first] for r in rows])} | | "
-        f"{_spread([r[second] for r in rows])} | | {_spread([r['delta'] for r in rows], signed=True)} | | | | |"
+        f"| mean ± sd over {len(rows)} | {_spread([r[one] for r in rows])} | | "
+        f"{_spread([r[two] for r in rows])} | | {_spread([r['delta'] for r in rows], signed=True)} | | | | |"
     )
     figures = {
-        "first": first,
-        "second": second,
+        "first": one,
+        "second": two,
         "runs": rows,
-        "mean": {k: statistics.fmean(r[k] for r in rows) for k in (first, second, "delta")},
+        "mean": {k: statistics.fmean(r[k] for r in rows) for k in (one, two, "delta")},
         "sd": {
-            k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0
-            for k in (first, second, "delta")
+            k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0 for k in (one, two, "delta")
         },
     }
     return "\n".join(lines) + "\n", figures

@@ -115,6 +115,12 @@ def build_across_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--out", type=Path, help="also write the table here (markdown; figures beside it as .json)"
     )
+    ap.add_argument(
+        "--labels",
+        nargs=2,
+        metavar=("FIRST", "SECOND"),
+        help="names of the two models in the table (say SFT DPO)",
+    )
     return ap
 
 
@@ -122,7 +128,7 @@ def _across(argv: list[str]) -> int:
     from tunebench.atomic_io import atomic_write_json, atomic_write_text
 
     args = build_across_parser().parse_args(argv)
-    table, figures = across_runs.across_table(args.folders)
+    table, figures = across_runs.across_table(args.folders, tuple(args.labels) if args.labels else None)
     print(table, end="")
     if args.out:
         atomic_write_text(args.out, table)

@@ -143,6 +143,10 @@ def test_across_tables_several_evaluations_with_their_spread(base_vs_finetuned, 
     assert figures["mean"]["fine-tuned"] == pytest.approx(tuned + 0.05)
     assert figures["sd"]["fine-tuned"] == pytest.approx(0.0707, abs=1e-3)  # sd of two values 0.1 apart
     assert lines[4].startswith("| mean ± sd over 2 |")
+    assert main(["across", *map(str, runs), "--labels", "SFT", "DPO"]) == 0  # SFT vs DPO: named as such
+    assert (
+        capsys.readouterr().out.splitlines()[0].startswith("| run | SFT | 95% CI | DPO | 95% CI | DPO − SFT")
+    )
 
     del summary["paired"]  # a one-model evaluation, or one written before the paired difference
     (runs[1] / "summary.json").write_text(json.dumps(summary))
