@@ -101,7 +101,7 @@ def test_dpo_run_trains_resumes_after_a_kill_and_merges(dpo_run):
     assert (out / "merged" / "config.json").exists() and (out / "adapter" / "README.md").exists()
     # merge fidelity, on the prompts of the held-out pairs: the merged model answers as the adapter did
     fidelity = manifest.extra["merge"]["fidelity"]
-    assert 1 <= fidelity["prompts"] <= 6 and fidelity["identical_answers"] == fidelity["prompts"], fidelity
+    assert fidelity["prompts"] in range(1, 7) and fidelity["identical_answers"] == fidelity["prompts"], fidelity
 
     from tunebench.chat import GenerationSettings, open_chat_model
     from tunebench.prompts import sql_messages
