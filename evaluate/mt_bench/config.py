@@ -73,6 +73,7 @@ class JudgeConfig:
     system_in_user: bool = False  # for judges without a system role
     make_references: bool = False  # the judge writes its own reference answers
     reference_model: str | None = None  # whose reference answers (default: the judge's, else gpt-4)
+    reference_max_tokens: int = REFERENCE_MAX_TOKENS  # length of the references the judge writes
     label: str | None = None  # a name for files and rows other than the model's (the smoke run's)
 
     @property

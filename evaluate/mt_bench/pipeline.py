@@ -180,7 +180,9 @@ def judge(cmd: JudgeCommand, *, progress: bool = True) -> JudgeStats | dict:
     qs = load_questions_for(cmd.questions)
     if cmd.dry_run:
         return dry_run(cmd, qs)
-    _, refs = ensure_references(qs, cmd.out, cmd.judge, progress=progress)
+    _, refs = ensure_references(
+        qs, cmd.out, cmd.judge, progress=progress, max_new_tokens=cmd.judge.reference_max_tokens
+    )
     models, baseline, needed = _pairs(cmd, cmd.out)
     found = load_model_answers(cmd.out, needed)
     matches = make_matches(cmd.mode, qs.questions, models, found, qs.prompts, refs, baseline)

@@ -50,6 +50,9 @@ def smoke_command(
         retry_rounds=1,
         retry_wait_s=1,
         make_references=True,
+        # A judge as small as the tiny model has a 1,024-token context: a reference answer as long as
+        # FastChat's (1,024 tokens) fills it, and the second turn, which repeats the first, cannot fit.
+        reference_max_tokens=max_new_tokens,
         label=SMOKE_JUDGE_ID,
     )
     return RunCommand(

@@ -172,6 +172,13 @@ def test_smoke_chain_on_the_tiny_model(tiny_server, embedded, tmp_path):
     assert all(r["g1_judgment"] != "$ERROR$" and r["g2_judgment"] != "$ERROR$" for r in lines)
     refs = load_answers(out / "reference_answer" / f"{SMOKE_JUDGE_ID}.jsonl")
     assert sorted(refs) == [3]  # the judge wrote the reasoning question's reference itself
+    # ... no longer than the answers: a 1,024-token reference filled the tiny judge's context and its
+    # second turn, which repeats the first, could not fit (make demo stopped there)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_server.model)
+    for turn in refs[3]["choices"][0]["turns"]:
+        assert len(tok(turn, add_special_tokens=False)["input_ids"]) <= 16 + 2, turn
     (model,) = res["models"]
     m = res["models"][model]
     assert m["win"] + m["loss"] + m["tie"] + m["errors"] == 6
