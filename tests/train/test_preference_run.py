@@ -101,7 +101,9 @@ def test_dpo_run_trains_resumes_after_a_kill_and_merges(dpo_run):
     assert (out / "merged" / "config.json").exists() and (out / "adapter" / "README.md").exists()
     # merge fidelity, on the prompts of the held-out pairs: the merged model answers as the adapter did
     fidelity = manifest.extra["merge"]["fidelity"]
-    assert fidelity["prompts"] in range(1, 7) and fidelity["identical_answers"] == fidelity["prompts"], fidelity
+    assert fidelity["prompts"] in range(1, 7) and fidelity["identical_answers"] == fidelity["prompts"], (
+        fidelity
+    )
 
     from tunebench.chat import GenerationSettings, open_chat_model
     from tunebench.prompts import sql_messages
@@ -183,6 +185,6 @@ def test_a_bad_preference_row_stops_the_run_before_the_model_loads(trained_run, 
     proc = subprocess.run(
         _cmd(trained_run.merged, bad, out), cwd=REPO, capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode != 0
-    assert f"{bad}, row 2, field 'rejected': missing column" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"error: {bad}, row 2, field 'rejected': missing column" in proc.stderr
     assert not (out / "checkpoints").exists()
