@@ -47,15 +47,18 @@ def recipe_overrides(spec: dict) -> list[str]:
 
 
 def tunebench_trainer(spec: dict, tb, sft, margs, callbacks):
-    """The recipe as `python -m tunebench.train` runs it, up to `trainer.train()` (the same function)."""
+    """The recipe as `python -m tunebench.train` runs it, up to `trainer.train()` (the same function).
+    `trl_loss` swaps in TRL's own loss for the labelled-positions one, to measure what that is worth."""
     from trl import SFTTrainer
 
+    from tunebench.train.labelled_loss import LabelledLossSFTTrainer
     from tunebench.train.run import build_trainer
 
     if spec.get("liger"):
         sft.use_liger_kernel = True
+    base = SFTTrainer if spec.get("trl_loss") else LabelledLossSFTTrainer
     trainer, _, _, info, _ = build_trainer(
-        tb, sft, margs, trainer_cls=counting_trainer_class(SFTTrainer), callbacks=callbacks
+        tb, sft, margs, trainer_cls=counting_trainer_class(base), callbacks=callbacks
     )
     return trainer, {"attn_implementation": info["attn_implementation"], "quantization": info["quantization"]}
 
@@ -100,6 +103,15 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
         sft.gradient_accumulation_steps,
     )
     gc = bool(spec.get("gradient_checkpointing", True))
+    schedule: dict = {} if spec.get("schedule") == "own" else {"max_steps": MAX_STEPS}
+    if spec.get("schedule") == "own" and spec.get("recipe_examples"):
+        # TRL's defaults otherwise, but as many examples as the recipe's schedule trains on (800 x 32)
+        schedule = {
+            "max_steps": sft.max_steps
+            * sft.per_device_train_batch_size
+            * sft.gradient_accumulation_steps
+            // batch
+        }
     args = SFTConfig(
         output_dir=spec["output_dir"],
         per_device_train_batch_size=batch,
@@ -108,7 +120,7 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
         learning_rate=sft.learning_rate,
         assistant_only_loss=sft.assistant_only_loss,
         # time to accuracy runs TRL's own schedule (3 epochs, linear decay); throughput never ends it
-        **({} if spec.get("schedule") == "own" else {"max_steps": MAX_STEPS}),
+        **schedule,
         logging_steps=spec.get("logging_steps", 10),
         save_strategy="no",
         report_to="none",

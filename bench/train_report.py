@@ -5,6 +5,25 @@ from __future__ import annotations
 import statistics
 
 
+def _quartiles(values: list[float]) -> list[float] | None:
+    """[first, third] quartile (inclusive method: with 2-3 values, the outer ones' midpoints)."""
+    if len(values) < 2:
+        return None
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return [round(q[0], 3), round(q[2], 3)]
+
+
+def spread_text(c: dict) -> str:
+    iqr = c.get("window_ratio_iqr")
+    ratios = c["window_ratios"]
+    if not iqr:
+        return f"{len(ratios)} paired window"
+    return (
+        f"middle half of {len(ratios)} paired windows {iqr[0]:.2f}-{iqr[1]:.2f}x, "
+        f"all {min(ratios):.2f}-{max(ratios):.2f}x"
+    )
+
+
 def compare(arm: dict, base: dict) -> dict:
     pairs = list(zip(arm["window_tokens_per_s"], base["window_tokens_per_s"], strict=False))
     ratios = [a / b for a, b in pairs if b > 0]
@@ -21,6 +40,8 @@ def compare(arm: dict, base: dict) -> dict:
         "median_window_ratio": round(statistics.median(ratios), 3) if ratios else None,
         "tokens_per_s_ratio": round(arm["tokens_per_s"] / base["tokens_per_s"], 3),
         "window_ratios": [round(r, 3) for r in ratios],
+        # the spread the headline comes with: the middle half of the paired-window ratios
+        "window_ratio_iqr": _quartiles(ratios),
         "baseline_padding_fraction": pad,
         "padding_only_bound": round(1 / (1 - pad), 3) if pad < 1 else None,
         "tokens_per_forward": {
@@ -67,8 +88,8 @@ def summary_rows(models: dict) -> list[dict]:
                 {
                     "figure": f"{name} {c['arm']} / {c['baseline']} tokens/s",
                     "value": f"{c['median_window_ratio']:.2f}x",
-                    "note": f"median of {len(c['window_ratios'])} paired-window ratios (aggregate "
-                    f"{c['tokens_per_s_ratio']:.2f}x); "
+                    "note": f"median of {len(c['window_ratios'])} paired-window ratios ({spread_text(c)}; "
+                    f"aggregate {c['tokens_per_s_ratio']:.2f}x); "
                     f"baseline padding {c['baseline_padding_fraction']:.1%} (padding alone: "
                     f"{c['padding_only_bound']}x); memory ratio {c['memory_ratio']}",
                 }
@@ -100,7 +121,7 @@ def print_report(models: dict) -> None:
             )
         for c in m["comparisons"]:
             print(
-                f"  ratio {c['arm']} / {c['baseline']}: {c['median_window_ratio']:.2f}x tokens/s, median of "
-                f"{len(c['window_ratios'])} paired windows (aggregate {c['tokens_per_s_ratio']:.2f}x; padding alone: "
+                f"  ratio {c['arm']} / {c['baseline']}: {c['median_window_ratio']:.2f}x tokens/s, median "
+                f"({spread_text(c)}; aggregate {c['tokens_per_s_ratio']:.2f}x; padding alone: "
                 f"{c['padding_only_bound']}x; memory ratio {c['memory_ratio']})"
             )

@@ -46,6 +46,8 @@ TINY_ARMS = {
     # ...and with TRL's default gradient checkpointing left on, as a user following the docs gets it
     "trl_defaults_gc": {**PLAIN_CPU, "gradient_checkpointing": True},
     "tunebench": {"kind": "tunebench"},  # the tiny recipe as `make train` runs it
+    # the same with TRL's own CPU loss, which projects every position (train/labelled_loss.py)
+    "tunebench_trl_loss": {"kind": "tunebench", "trl_loss": True},
     # padding-free bfd packing, one 512-token bin per forward x 8 accumulated (the recipe until issue 15)
     "tunebench_packed": {"kind": "tunebench", "overrides": PACKED},
     # TRL's random sampler, 32 padded rows in one forward: ~the 8 packed bins' examples per step
@@ -61,7 +63,7 @@ TINY_ARMS = {
     "tunebench_grouped": {"kind": "tunebench", "overrides": _grouped(32)},
     "tunebench_grouped_b8": {"kind": "tunebench", "overrides": _grouped(8)},
 }
-TINY_DEFAULT_ARMS = ["trl_plain", "trl_defaults_gc", "tunebench", "tunebench_packed", "tunebench_random_b32"]
+TINY_DEFAULT_ARMS = ["trl_plain", "trl_defaults_gc", "tunebench", "tunebench_trl_loss", "tunebench_packed"]
 
 
 def tiny_arms(names: list[str]) -> list[dict]:
@@ -78,6 +80,7 @@ TINY_COMPARISONS = [
         if arm.startswith("tunebench")
         for base in ("trl_plain", "trl_defaults_gc")
     ),
+    ("tunebench", "tunebench_trl_loss"),
     ("tunebench_random_b32", "tunebench_packed"),
     ("tunebench_random_b32_compiled", "tunebench_random_b32"),
 ]

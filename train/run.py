@@ -69,12 +69,14 @@ def warn_about_length_grouping(sft) -> bool:
 
 def build_trainer(tb, sft, model_args, *, trainer_cls=None, callbacks=None):
     """Everything `train` does up to `trainer.train()`: CPU settings, data (validated before the model
-    loads), model, ChatML, LoRA config and the SFTTrainer. bench/ builds its tunebench arm with this.
+    loads), model, ChatML, LoRA config and the SFTTrainer (on CPU its loss projects only the labelled
+    positions: train/labelled_loss.py). bench/ builds its tunebench arm with this.
 
     Returns (trainer, tokenizer, peft_config, model_info, train_dataset).
     """
     import torch
-    from trl import SFTTrainer
+
+    from tunebench.train.labelled_loss import LabelledLossSFTTrainer
 
     if not torch.cuda.is_available():
         changed = cpu_overrides(sft)
@@ -84,7 +86,7 @@ def build_trainer(tb, sft, model_args, *, trainer_cls=None, callbacks=None):
     train_ds, eval_ds = load_train_eval(tb)
     model, tokenizer, model_info = load_model_and_tokenizer(model_args, sft)
     peft_config = lora_config(model_args, tb, model, model_info["new_token_ids"])
-    trainer = (trainer_cls or SFTTrainer)(
+    trainer = (trainer_cls or LabelledLossSFTTrainer)(
         model=model,
         args=sft,
         train_dataset=train_ds,

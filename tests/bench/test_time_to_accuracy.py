@@ -75,7 +75,7 @@ def test_exec_accuracy_reads_the_sql_stage_summary():
         exec_accuracy({"models": {"base": {}, "fine-tuned": {}}})
 
 
-def test_time_ratios_pair_repeats_and_say_when_a_side_did_not_reach():
+def test_time_ratios_pair_repeats_bound_an_unreached_baseline_and_say_so():
     from bench.time_to_accuracy import comparisons, summary_rows
 
     def arm(t, tps, reached=True):
@@ -84,16 +84,49 @@ def test_time_ratios_pair_repeats_and_say_when_a_side_did_not_reach():
                 "status": "done", "settings": {}}  # fmt: skip
 
     runs = {
-        "trl_plain": [arm(300, 1000), arm(400, 1000), arm(500, 1000)],
-        "fast": [arm(100, 1500), arm(200, 2000), arm(900, 1500, reached=False)],
+        "trl_plain": [arm(300, 1000), arm(400, 1000), arm(500, 1000), arm(600, 1000, reached=False)],
+        "fast": [arm(100, 1500), arm(200, 2000), arm(900, 1500, reached=False), arm(200, 1500)],
     }
     (c,) = comparisons(runs)
     assert c["time_to_target_ratios"] == [3.0, 2.0] and c["time_to_target_ratio"] == 2.5
-    assert c["repeats_without_both_reaching"] == 1
-    assert c["tokens_per_s_ratio"] == 1.5
-    rows = {r["figure"]: r["value"] for r in summary_rows(runs, [c], 0.7)}
-    assert rows["tiny fast / trl_plain time to 70% (baseline / arm)"] == "2.50x"
-    assert any(v.startswith("not reached in 900 s (best 40.0%") for v in rows.values())
+    # repeat 4: plain trained 600 s without reaching it, the arm took 200 s: the ratio is above 3
+    assert c["time_to_target_lower_bounds"] == [3.0]
+    assert c["repeats_without_both_reaching"] == 2
+    assert c["tokens_per_s_ratio"] == 1.5 and c["tokens_per_s_ratios"] == [1.5, 2.0, 1.5, 1.5]
+    listed = summary_rows(runs, [c], 0.7)
+    rows = {r["figure"]: r for r in listed}
+    ratio = rows["tiny fast / trl_plain time to 70% (baseline / arm)"]
+    assert ratio["value"] == (
+        "2.50x (repeats 2.00-3.00x); above 3.00x in 1 repeat(s) where trl_plain never reached the target"
+    )
+    assert ratio["note"] == "tokens/s ratio 1.5x (repeats 1.50-2.00x)"
+    assert any(r["value"].startswith("not reached in 900 s (best 40.0%") for r in listed)
+    # a second baseline, plain TRL with the recipe's examples, is compared too; arms are never baselines
+    runs["trl_plain_recipe_examples"] = [arm(150, 1000)]
+    pairs = [(c["arm"], c["baseline"]) for c in comparisons(runs)]
+    assert pairs == [("fast", "trl_plain"), ("fast", "trl_plain_recipe_examples")]
+
+
+def test_plain_trl_with_the_recipes_examples_keeps_trls_defaults_but_its_length(embedded, tmp_path):
+    """`trl_plain_recipe_examples`: batch 8, linear decay, TRL's defaults, for 800 x 32 / 8 steps."""
+    from bench.arm_runner import REPO
+    from bench.time_to_accuracy import ARMS
+    from bench.train_arms import plain_trainer, recipe_overrides
+    from tunebench.train.args import parse
+
+    spec = {
+        **ARMS["trl_plain_recipe_examples"], "name": "p", "schedule": "own",
+        "recipe": str(REPO / "recipes" / "tiny-text-to-sql.yaml"), "model": str(embedded.base_dir),
+        "dataset": str(embedded.data_dir / "train.jsonl"), "dataset_format": "text2sql",
+        "output_dir": str(tmp_path),
+    }  # fmt: skip
+    tb, sft, margs, _ = parse(recipe_overrides(spec))
+    assert (sft.max_steps, sft.per_device_train_batch_size, sft.gradient_accumulation_steps) == (800, 8, 4)
+    trainer, _ = plain_trainer(spec, tb, sft, margs, [])
+    a = trainer.args
+    assert a.max_steps == 3200 and a.per_device_train_batch_size == 8 and a.gradient_accumulation_steps == 1
+    assert str(getattr(a.lr_scheduler_type, "value", a.lr_scheduler_type)) == "linear"
+    assert not a.packing and not a.gradient_checkpointing
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ def test_batch_counts_measure_padding_from_trl_collators():
 
 def test_window_summary_and_paired_ratio():
     from bench.arm_timing import summarize_windows
-    from bench.train_report import compare
+    from bench.train_report import compare, spread_text
 
     def arm(name, windows, padding_slots):
         s = summarize_windows(
@@ -50,6 +50,9 @@ def test_window_summary_and_paired_ratio():
     c = compare(fast, base)
     assert c["window_ratios"] == [2.0, 1.5, 2.0]
     assert c["median_window_ratio"] == 2.0
+    # inclusive quartiles of [1.5, 2.0, 2.0]: 1.75 and 2.0
+    assert c["window_ratio_iqr"] == [1.75, 2.0]
+    assert spread_text(c) == "middle half of 3 paired windows 1.75-2.00x, all 1.50-2.00x"
     assert c["tokens_per_s_ratio"] == pytest.approx(4500 / 3 / 750, abs=1e-3)
     assert c["padding_only_bound"] == 1.25
     assert c["memory_ratio"] == 0.5
