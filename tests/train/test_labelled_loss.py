@@ -10,26 +10,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import TINY_RECIPE
+from tests.conftest import train_cmd
+
+
+def _parsed(embedded, out, *extra):
+    """The recipe's arguments as `make train` passes them (conftest's command line, minus the interpreter)."""
+    from tunebench.train.args import parse
+
+    argv = train_cmd(embedded, out, "--report_to=none", *extra)[3:]
+    assert argv[0] == "--config"
+    return parse(argv)[:3]
 
 
 def _trainer(embedded, tmp_path, cls, *extra):
-    from tunebench.train.args import parse
     from tunebench.train.run import build_trainer
 
-    tb, sft, margs, _ = parse(
-        [
-            "--config",
-            str(TINY_RECIPE),
-            "--embedded=false",
-            f"--model_name_or_path={embedded.base_dir}",
-            f"--dataset_name={embedded.data_dir / 'train.jsonl'}",
-            f"--output_dir={tmp_path / cls.__name__}",
-            "--report_to=none",
-            "--max_steps=1",
-            *extra,
-        ]
-    )
+    tb, sft, margs = _parsed(embedded, tmp_path / cls.__name__, "--max_steps=1", *extra)
     torch.manual_seed(0)
     trainer = build_trainer(tb, sft, margs, trainer_cls=cls)[0]
     trainer.model.train()
@@ -115,19 +111,7 @@ def test_other_losses_and_inputs_take_trls_own_path(embedded, tmp_path):
 
 def test_the_recipe_trains_with_it(embedded, tmp_path):
     """`python -m tunebench.train` (SFT) builds this trainer when no other class is asked for."""
-    from tunebench.train.args import parse
     from tunebench.train.labelled_loss import LabelledLossSFTTrainer
     from tunebench.train.run import build_trainer
 
-    tb, sft, margs, _ = parse(
-        [
-            "--config",
-            str(TINY_RECIPE),
-            "--embedded=false",
-            f"--model_name_or_path={embedded.base_dir}",
-            f"--dataset_name={embedded.data_dir / 'train.jsonl'}",
-            f"--output_dir={tmp_path}",
-            "--report_to=none",
-        ]
-    )
-    assert type(build_trainer(tb, sft, margs)[0]) is LabelledLossSFTTrainer
+    assert type(build_trainer(*_parsed(embedded, tmp_path))[0]) is LabelledLossSFTTrainer
