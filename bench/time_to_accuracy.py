@@ -1,8 +1,8 @@
 """Time to accuracy: training seconds until the tiny model reaches 70% execution accuracy on the embedded
 held-out questions, tunebench's recipe against plain TRL's defaults, same data and machine.
 
-    python -m bench.time_to_accuracy                          # make bench: trl_plain and tunebench
-    python -m bench.time_to_accuracy --arms trl_plain,tunebench_unpacked --repeats 3
+    python -m bench.time_to_accuracy --repeats 3              # make bench: the three arms below
+    python -m bench.time_to_accuracy --arms trl_plain,tunebench,tunebench_trl_loss
 
 Each arm trains in its own process on its own schedule (plain TRL: TRL's 3 epochs at batch 8, linear
 decay; tunebench: the recipe) and is scored every `--every-s` training seconds through
@@ -27,15 +27,19 @@ from bench.common import RESULTS_DIR, write_result
 TINY_RECIPE = "recipes/tiny-text-to-sql.yaml"
 # plain TRL as in the throughput benchmark: batch 8 padded, no packing, the two CPU fixes, no grad ckpt
 PLAIN = {"kind": "plain", "plain_batch": [8, 1], "gradient_checkpointing": False}
-UNPACKED = ["--packing=false", "--per_device_train_batch_size=8", "--gradient_accumulation_steps=4"]
 ARMS = {
     "trl_plain": PLAIN,
     # TRL's defaults with the recipe's number of examples (800 steps x 32 = 3,200 steps of 8, linear decay):
     # plain TRL's own 3 epochs end before 70% on this data, so this gives a ratio that is not a bound
     "trl_plain_recipe_examples": {**PLAIN, "recipe_examples": True},
     "tunebench": {"kind": "tunebench"},  # the recipe as shipped
-    # the recipe with TRL's random sampler over padded batches of 8, 4 accumulated (issue 15's 90% run)
-    "tunebench_unpacked": {"kind": "tunebench", "overrides": UNPACKED},
+    # the recipe with TRL's own CPU loss (every position through the LM head): train/labelled_loss.py's share
+    "tunebench_trl_loss": {"kind": "tunebench", "trl_loss": True},
+    # the recipe until issue 15: padding-free bfd packing, one 512-token bin per forward x 8 accumulated
+    "tunebench_packed": {
+        "kind": "tunebench",
+        "overrides": ["--packing=true", "--per_device_train_batch_size=1", "--gradient_accumulation_steps=8"],
+    },
     # the same 32 examples per optimizer step in one padded forward pass (TRL's random sampler)
     "tunebench_random_b32": {
         "kind": "tunebench",
@@ -46,7 +50,7 @@ ARMS = {
         ],
     },
 }
-DEFAULT_ARMS = ["trl_plain", "tunebench"]
+DEFAULT_ARMS = ["trl_plain", "tunebench", "trl_plain_recipe_examples"]
 
 
 def arm_specs(args, work: Path, data_dir: Path, base_dir: Path) -> list[dict]:
@@ -95,9 +99,11 @@ def run_one(spec: dict, work: Path, log_dir: Path, repeat: int) -> dict:
     return result
 
 
-def _fmt_time(arm: dict) -> str:
+def _fmt_time(arm: dict, target: float = 0.70) -> str:
     if arm.get("reached"):
-        return f"{arm['time_to_target_s']:.0f} s (step {arm['step_at_target']})"
+        est = interpolated_time(arm, target)
+        est_txt = f", about {est:.0f} s interpolated between probes" if est else ""
+        return f"{arm['time_to_target_s']:.0f} s (step {arm['step_at_target']}{est_txt})"
     best = arm.get("best_accuracy")
     best_txt = f"best {best:.1%} at {arm['best_at_s']:.0f} s" if best is not None else "no probe"
     return f"not reached in {arm.get('train_s', 0):.0f} s ({best_txt})"
@@ -114,7 +120,23 @@ def _censored_bound(arm: dict, base: dict) -> float | None:
     return None
 
 
-def comparisons(runs: dict[str, list[dict]], baselines: tuple[str, ...] = BASELINES) -> list[dict]:
+def interpolated_time(arm: dict, target: float) -> float | None:
+    """Training seconds at which the accuracy crossed `target`, linear between the last probe below it and
+    the first at or above it (from 0 s and 0% before the first probe). The probe-based time is an upper
+    bound quantised by `--every-s`; this is the estimate inside that interval."""
+    before_t, before_a = 0.0, 0.0
+    for p in arm.get("probes", []):
+        if p["accuracy"] >= target:
+            span = p["accuracy"] - before_a
+            frac = (target - before_a) / span if span > 0 else 1.0
+            return round(before_t + frac * (p["train_s"] - before_t), 1)
+        before_t, before_a = p["train_s"], p["accuracy"]
+    return None
+
+
+def comparisons(
+    runs: dict[str, list[dict]], baselines: tuple[str, ...] = BASELINES, target: float = 0.70
+) -> list[dict]:
     """Per arm against each baseline run, repeat by repeat: time ratio (baseline / arm: above 1 is faster)
     when both reached the target, a lower bound when only the arm did, and the tokens/s ratio."""
     out = []
@@ -122,10 +144,13 @@ def comparisons(runs: dict[str, list[dict]], baselines: tuple[str, ...] = BASELI
         for name, arm_runs in runs.items():
             if name in baselines:
                 continue
-            time_ratios, bounds, tps_ratios, unreached = [], [], [], 0
+            time_ratios, interpolated, bounds, tps_ratios, unreached = [], [], [], [], 0
             for arm, base in zip(arm_runs, runs[baseline], strict=False):
                 if arm.get("reached") and base.get("reached") and arm["time_to_target_s"] > 0:
                     time_ratios.append(base["time_to_target_s"] / arm["time_to_target_s"])
+                    t_arm, t_base = interpolated_time(arm, target), interpolated_time(base, target)
+                    if t_arm and t_base:
+                        interpolated.append(t_base / t_arm)
                 else:
                     unreached += 1
                     bound = _censored_bound(arm, base)
@@ -139,6 +164,8 @@ def comparisons(runs: dict[str, list[dict]], baselines: tuple[str, ...] = BASELI
                     "baseline": baseline,
                     "time_to_target_ratio": round(statistics.median(time_ratios), 3) if time_ratios else None,
                     "time_to_target_ratios": [round(r, 3) for r in time_ratios],
+                    # the same from the crossing times interpolated between probes
+                    "interpolated_ratios": [round(r, 3) for r in interpolated],
                     # baseline not reached: its time is above its training time, the ratio above this
                     "time_to_target_lower_bounds": [round(r, 3) for r in bounds],
                     "repeats_without_both_reaching": unreached,
@@ -156,6 +183,10 @@ def ratio_text(c: dict) -> str:
         rs = c["time_to_target_ratios"]
         spread = f" (repeats {min(rs):.2f}-{max(rs):.2f}x)" if len(rs) > 1 else " (1 repeat)"
         parts.append(f"{c['time_to_target_ratio']:.2f}x{spread}")
+        ir = c.get("interpolated_ratios") or []
+        if ir:
+            ispread = f" ({min(ir):.2f}-{max(ir):.2f}x)" if len(ir) > 1 else ""
+            parts[-1] += f", interpolated between probes {statistics.median(ir):.2f}x{ispread}"
     if c["time_to_target_lower_bounds"]:
         parts.append(
             f"above {min(c['time_to_target_lower_bounds']):.2f}x in {len(c['time_to_target_lower_bounds'])} "
@@ -176,7 +207,7 @@ def summary_rows(runs: dict[str, list[dict]], comps: list[dict], target: float) 
                 f"compile {s.get('torch_compile')}, setup {arm.get('setup_s', '?')} s"
             )
             rows.append(
-                {"figure": f"tiny {name} time to {target:.0%}", "value": _fmt_time(arm), "note": note}
+                {"figure": f"tiny {name} time to {target:.0%}", "value": _fmt_time(arm, target), "note": note}
             )
     for c in comps:
         tps = c["tokens_per_s_ratios"]
@@ -204,6 +235,11 @@ def parse_args(argv):
     ap.add_argument("--limit", type=int, default=None, help="score on the first N held-out questions only")
     ap.add_argument("--override", action="append", default=[], help="a recipe override for tunebench arms")
     ap.add_argument("--name", default="time_to_accuracy_cpu")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="recompute the ratios of bench/results/NAME.json, no training",
+    )
     args = ap.parse_args(argv)
     args.arms = [a for a in args.arms.split(",") if a]
     return args
@@ -213,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     from tunebench.embedded import build_embedded
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report_only:
+        return report_only(args.name)
     data_dir, base_dir = (p.resolve() for p in build_embedded(seed=0))
     log_dir = RESULTS_DIR / "logs" / args.name
     runs: dict[str, list[dict]] = {n: [] for n in args.arms}
@@ -223,31 +261,50 @@ def main(argv: list[str] | None = None) -> int:
             for spec in specs if r % 2 == 0 else list(reversed(specs)):
                 arm = run_one(spec, work, log_dir, r)
                 runs[spec["name"]].append(arm)
-                print(f"   {spec['name']}: {_fmt_time(arm)}", flush=True)
-                comps = comparisons(runs)
-                write_result(
-                    args.name,
-                    {
-                        "target": args.target,
-                        "schedule": {
-                            "every_s": args.every_s,
-                            "budget_s": args.budget_s,
-                            "repeats": args.repeats,
-                        },
-                        "torch_threads": args.threads,
-                        "runs": runs,
-                        "comparisons": comps,
-                        "summary_rows": summary_rows(runs, comps, args.target),
-                    },
+                print(f"   {spec['name']}: {_fmt_time(arm, args.target)}", flush=True)
+                schedule = {"every_s": args.every_s, "budget_s": args.budget_s, "repeats": args.repeats}
+                write_report(
+                    args.name, runs, args.target, {"schedule": schedule, "torch_threads": args.threads}
                 )
-    for c in comparisons(runs):
+    print_ratios(runs, args.target)
+    return 1 if any(a.get("status") == "failed" for v in runs.values() for a in v) else 0
+
+
+def write_report(name: str, runs: dict, target: float, extra: dict) -> None:
+    comps = comparisons(runs, target=target)
+    write_result(
+        name,
+        {
+            "target": target,
+            **extra,
+            "runs": runs,
+            "comparisons": comps,
+            "summary_rows": summary_rows(runs, comps, target),
+        },
+    )
+
+
+def print_ratios(runs: dict, target: float) -> None:
+    for c in comparisons(runs, target=target):
         tps = c["tokens_per_s_ratios"]
         print(
-            f"ratio {c['arm']} / {c['baseline']}: time to {args.target:.0%} {ratio_text(c)}; tokens/s "
+            f"ratio {c['arm']} / {c['baseline']}: time to {target:.0%} {ratio_text(c)}; tokens/s "
             f"{c['tokens_per_s_ratio']}x"
             + (f" (repeats {min(tps):.2f}-{max(tps):.2f}x)" if len(tps) > 1 else "")
         )
-    return 1 if any(a.get("status") == "failed" for v in runs.values() for a in v) else 0
+
+
+def report_only(name: str) -> int:
+    """Recompute the ratios and summary rows of a finished run from its results file (no training); the
+    file keeps the command and date of the run that measured it."""
+    path = RESULTS_DIR / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"{path}: no results to report on; run the benchmark first")
+    old = json.loads(path.read_text())
+    keep = {k: old[k] for k in ("date", "command", "schedule", "torch_threads") if k in old}
+    write_report(name, old["runs"], old["target"], keep)
+    print_ratios(old["runs"], old["target"])
+    return 0
 
 
 if __name__ == "__main__":

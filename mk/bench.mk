@@ -3,7 +3,8 @@
 #   make bench-wheels                  (with network) wheels for an offline GPU machine -> bench/wheels
 #   make bench-gpu                     (on the GPU machine) offline install + 7B QLoRA benchmark
 BENCH_ARGS ?=
-BENCH_TTA_ARGS ?=
+# three repeats give the time-to-70% ratios a spread (about an hour on 2 cores; --repeats 1 for a look)
+BENCH_TTA_ARGS ?= --repeats 3
 BENCH_GPU_ARGS ?=
 BENCH_WHEELS ?= bench/wheels
 BENCH_PY ?= 3.12

@@ -107,6 +107,54 @@ def test_time_ratios_pair_repeats_bound_an_unreached_baseline_and_say_so():
     assert pairs == [("fast", "trl_plain"), ("fast", "trl_plain_recipe_examples")]
 
 
+def test_crossing_time_is_interpolated_between_probes_and_ratios_recomputed_from_the_file(
+    tmp_path, monkeypatch
+):
+    import bench.common
+    import bench.time_to_accuracy as tta
+
+    def arm(probes, tps=1000.0):
+        reached = next((p for p in probes if p[1] >= 0.7), None)
+        return {"reached": reached is not None, "time_to_target_s": reached[0] if reached else None,
+                "step_at_target": 1, "train_s": probes[-1][0], "tokens_per_s": tps, "status": "done",
+                "settings": {}, "best_accuracy": max(a for _, a in probes), "best_at_s": probes[-1][0],
+                "probes": [{"step": i, "train_s": t, "accuracy": a} for i, (t, a) in enumerate(probes)]}  # fmt: skip
+
+    fast = arm([(90.0, 0.04), (180.0, 0.57), (270.0, 0.78)], tps=1500.0)
+    slow = arm([(90.0, 0.0), (450.0, 0.535), (540.0, 0.81)])
+    assert tta.interpolated_time(fast, 0.7) == pytest.approx(180 + 90 * 0.13 / 0.21, abs=0.1)
+    assert tta.interpolated_time(slow, 0.7) == pytest.approx(450 + 90 * 0.165 / 0.275, abs=0.1)
+    assert tta.interpolated_time(arm([(60.0, 0.9)]), 0.7) == pytest.approx(60 * 0.7 / 0.9, abs=0.1)
+    assert tta.interpolated_time(arm([(60.0, 0.3)]), 0.7) is None
+    runs = {"trl_plain_recipe_examples": [slow], "tunebench": [fast]}
+    (c,) = tta.comparisons(runs)
+    assert c["time_to_target_ratios"] == [2.0]
+    assert c["interpolated_ratios"] == [pytest.approx((450 + 54) / (180 + 55.71), abs=1e-3)]
+    assert tta.ratio_text(c) == "2.00x (1 repeat), interpolated between probes 2.14x"
+
+    monkeypatch.setattr(tta, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(bench.common, "RESULTS_DIR", tmp_path)
+    with pytest.raises(SystemExit, match="no results"):
+        tta.report_only("tta")
+    (tmp_path / "tta.json").write_text(
+        json.dumps(
+            {
+                "date": "2026-12-03 19:30 UTC",
+                "command": "python -m bench.time_to_accuracy",
+                "target": 0.7,
+                "runs": runs,
+                "comparisons": [],
+                "summary_rows": [],
+            }
+        )  # fmt: skip
+    )
+    assert tta.report_only("tta") == 0
+    again = json.loads((tmp_path / "tta.json").read_text())
+    assert again["date"] == "2026-12-03 19:30 UTC" and again["command"] == "python -m bench.time_to_accuracy"
+    assert again["comparisons"][0]["interpolated_ratios"] == c["interpolated_ratios"]
+    assert "2.14x" in (tmp_path / "summary.md").read_text()
+
+
 def test_plain_trl_with_the_recipes_examples_keeps_trls_defaults_but_its_length(embedded, tmp_path):
     """`trl_plain_recipe_examples`: batch 8, linear decay, TRL's defaults, for 800 x 32 / 8 steps."""
     from bench.arm_runner import REPO
