@@ -145,6 +145,7 @@ def comparisons(
             if name in baselines:
                 continue
             time_ratios, interpolated, bounds, tps_ratios, unreached = [], [], [], [], 0
+            base_unreached: list[tuple[float, float | None]] = []
             for arm, base in zip(arm_runs, runs[baseline], strict=False):
                 if arm.get("reached") and base.get("reached") and arm["time_to_target_s"] > 0:
                     time_ratios.append(base["time_to_target_s"] / arm["time_to_target_s"])
@@ -156,6 +157,7 @@ def comparisons(
                     bound = _censored_bound(arm, base)
                     if bound is not None:
                         bounds.append(bound)
+                        base_unreached.append((base["train_s"], base.get("best_accuracy")))
                 if arm.get("tokens_per_s") and base.get("tokens_per_s"):
                     tps_ratios.append(arm["tokens_per_s"] / base["tokens_per_s"])
             out.append(
@@ -168,6 +170,8 @@ def comparisons(
                     "interpolated_ratios": [round(r, 3) for r in interpolated],
                     # baseline not reached: its time is above its training time, the ratio above this
                     "time_to_target_lower_bounds": [round(r, 3) for r in bounds],
+                    # those repeats' baseline: (training seconds, best accuracy) when it stopped
+                    "baseline_unreached": [[round(t, 1), a] for t, a in base_unreached],
                     "repeats_without_both_reaching": unreached,
                     "tokens_per_s_ratio": round(statistics.median(tps_ratios), 3) if tps_ratios else None,
                     "tokens_per_s_ratios": [round(r, 3) for r in tps_ratios],
@@ -187,10 +191,24 @@ def ratio_text(c: dict) -> str:
         if ir:
             ispread = f" ({min(ir):.2f}-{max(ir):.2f}x)" if len(ir) > 1 else ""
             parts[-1] += f", interpolated between probes {statistics.median(ir):.2f}x{ispread}"
-    if c["time_to_target_lower_bounds"]:
+    bounds = c["time_to_target_lower_bounds"]
+    if bounds and min(bounds) >= 1:
         parts.append(
-            f"above {min(c['time_to_target_lower_bounds']):.2f}x in {len(c['time_to_target_lower_bounds'])} "
-            f"repeat(s) where {c['baseline']} never reached the target"
+            f"above {min(bounds):.2f}x in {len(bounds)} repeat(s) where {c['baseline']} never reached the target"
+        )
+    elif bounds:  # the baseline stopped (its schedule ended) before the arm's time: no bound worth the name
+        stopped = c.get("baseline_unreached") or []
+        secs = [t for t, _ in stopped]
+        best = max((a for _, a in stopped if a is not None), default=None)
+        span = (
+            f"{min(secs):.0f}"
+            if secs and min(secs) == max(secs)
+            else f"{min(secs or [0]):.0f}-{max(secs or [0]):.0f}"
+        )
+        when = f", its training ended at {span} s" if secs else ""
+        best_txt = f", best {best:.1%}" if best is not None else ""
+        parts.append(
+            f"no ratio: {c['baseline']} never reached the target in {len(bounds)} repeat(s){when}{best_txt}"
         )
     return "; ".join(parts) or "not reached by the arm"
 

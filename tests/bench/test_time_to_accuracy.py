@@ -76,7 +76,7 @@ def test_exec_accuracy_reads_the_sql_stage_summary():
 
 
 def test_time_ratios_pair_repeats_bound_an_unreached_baseline_and_say_so():
-    from bench.time_to_accuracy import comparisons, summary_rows
+    from bench.time_to_accuracy import comparisons, ratio_text, summary_rows
 
     def arm(t, tps, reached=True):
         return {"reached": reached, "time_to_target_s": t if reached else None, "tokens_per_s": tps,
@@ -102,6 +102,14 @@ def test_time_ratios_pair_repeats_bound_an_unreached_baseline_and_say_so():
     assert ratio["note"] == "tokens/s ratio 1.5x (repeats 1.50-2.00x)"
     assert any(r["value"].startswith("not reached in 900 s (best 40.0%") for r in listed)
     # a second baseline, plain TRL with the recipe's examples, is compared too; arms are never baselines
+    # a baseline whose schedule ended before the arm's time gives no ratio, and says where it stopped
+    early = {"trl_plain": [arm(100, 1000, reached=False)], "fast": [arm(200, 1500)]}
+    (e,) = comparisons(early)
+    assert e["time_to_target_lower_bounds"] == [0.5] and e["baseline_unreached"] == [[100, 0.4]]
+    assert (
+        ratio_text(e)
+        == "no ratio: trl_plain never reached the target in 1 repeat(s), its training ended at 100 s, best 40.0%"
+    )
     runs["trl_plain_recipe_examples"] = [arm(150, 1000)]
     pairs = [(c["arm"], c["baseline"]) for c in comparisons(runs)]
     assert pairs == [("fast", "trl_plain"), ("fast", "trl_plain_recipe_examples")]
