@@ -30,6 +30,7 @@ STAGES = ("tunebench.train", "tunebench.evaluate", "tunebench.serve")
 # What bench/ may use of a stage beyond its packages' `__all__`. Keep it short: each entry is a promise.
 PUBLIC_ENTRY_POINTS = {
     "tunebench.train.run.build_trainer",  # the one place a tunebench SFTTrainer is assembled
+    "tunebench.train.labelled_loss.LabelledLossSFTTrainer",  # build_trainer's class; bench sets it beside TRL's
     "tunebench.train.args.parse",  # a recipe + overrides -> the dataclasses build_trainer takes
     "tunebench.train.merge.merge_adapter",
     "tunebench.serve.sample_dbs.SampleDatabases",  # the app's sample questions, for serving latency

@@ -79,7 +79,11 @@ def labelled_positions_loss(model, inputs, num_items_in_batch=None):
     hidden = backbone(**kwargs, use_cache=False).last_hidden_state[:, :-1]
     labels = inputs["labels"][:, 1:]
     mask = labels != -100
-    logits = causal_lm.get_output_embeddings()(hidden[mask]).float()
+    # As TRL's fused head: the head's weight (the active copy under PEFT's modules_to_save), in fp32, so a
+    # bf16 head under QLoRA meets fp32 hidden states the way TRL's chunks do.
+    head = causal_lm.get_output_embeddings()
+    bias = None if head.bias is None else head.bias.float()
+    logits = F.linear(hidden[mask].float(), head.weight.float(), bias)
     log_probs = F.log_softmax(logits, dim=-1)
     targets = labels[mask]
     nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)

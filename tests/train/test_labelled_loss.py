@@ -56,7 +56,11 @@ def _assert_same(trl, ours, batch, **kwargs):
     torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-6)
     assert grads_a.keys() == grads_b.keys() and len(grads_a) > 10
     for name, grad in grads_a.items():
-        torch.testing.assert_close(grads_b[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+        if grad.dtype == torch.bfloat16:  # QLoRA on CPU trains bf16 weights: equal to bf16's resolution
+            gap = (grads_b[name].float() - grad.float()).abs().max()
+            assert gap <= 1e-2 * grad.float().abs().max() + 1e-8, name
+        else:
+            torch.testing.assert_close(grads_b[name], grad, rtol=1e-4, atol=1e-6, msg=name)
     for key in ("entropy", "mean_token_accuracy", "num_tokens"):
         assert ours._metrics["train"][key] == pytest.approx(trl._metrics["train"][key], rel=1e-5), key
 
@@ -66,8 +70,9 @@ def _assert_same(trl, ours, batch, **kwargs):
     [
         (),  # the recipe: unpacked, padded batches of 8
         ("--packing=true", "--per_device_train_batch_size=1"),  # padding-free bfd packing, no attention mask
+        ("--load_in_4bit=true",),  # QLoRA on CPU: NF4 base, bf16 head copy under modules_to_save
     ],
-    ids=["padded", "packed"],
+    ids=["padded", "packed", "qlora"],
 )
 def test_same_loss_gradients_and_metrics_as_trl(embedded, tmp_path, extra):
     from tunebench.train.labelled_loss import compact_loss_applies
