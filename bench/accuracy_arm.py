@@ -18,7 +18,7 @@ import torch
 from bench.accuracy_probe import AccuracyProbe, save_for_scoring, score_folder
 from bench.arm_timing import new_counts
 from bench.train_arms import plain_trainer, recipe_overrides, tunebench_trainer
-from tunebench.atomic_io import atomic_write_json
+from tunebench.runs.atomic_io import atomic_write_json
 
 
 def run_arm(spec: dict, out_path: Path) -> dict:

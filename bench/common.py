@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_json, atomic_write_text
+from tunebench.runs.atomic_io import atomic_write_json, atomic_write_text
 
 RESULTS_DIR = Path(os.environ.get("TUNEBENCH_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 

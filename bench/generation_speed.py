@@ -19,9 +19,9 @@ from common import RESULTS_DIR, write_result  # bench/common.py: results JSON + 
 
 from tunebench.chat import GenerationSettings, LocalChatModel, ModelSpec, open_chat_model
 from tunebench.embedded.sqlgen import load_split
-from tunebench.paths import embedded_sql_dir
-from tunebench.prompts import sql_messages
-from tunebench.sql_text import extract_sql
+from tunebench.runs.paths import embedded_sql_dir
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 
 def timed(model: LocalChatModel, conversations: list, batch_size: int) -> tuple[float, list[str]]:

@@ -19,7 +19,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl, atomic_write_text
+from tunebench.chat.openai_compat import Endpoint
 from tunebench.evaluate.mt_bench import (
     SAMPLE_REFERENCES,
     JudgeCommand,
@@ -29,7 +29,7 @@ from tunebench.evaluate.mt_bench import (
     sample_questions,
     write_sample_questions,
 )
-from tunebench.openai_compat import Endpoint
+from tunebench.runs.atomic_io import atomic_write_jsonl, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"
 

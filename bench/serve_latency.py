@@ -26,11 +26,11 @@ from pathlib import Path
 from common import write_result  # bench/common.py: results JSON + bench/results/summary.md
 
 from tunebench.chat import ChatModel, GenerationSettings, open_chat_model
-from tunebench.local_server import transformers_serve
-from tunebench.paths import tiny_base_dir
-from tunebench.prompts import sql_messages
+from tunebench.chat.local_server import transformers_serve
+from tunebench.runs.paths import tiny_base_dir
 from tunebench.serve.config import default_model
 from tunebench.serve.sample_dbs import SampleDatabases
+from tunebench.sql.prompt import sql_messages
 
 
 def pick_model(arg: str | None) -> Path:

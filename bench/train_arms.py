@@ -70,7 +70,7 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     from trl import SFTConfig, SFTTrainer
 
-    from tunebench.sources import load_messages
+    from tunebench.train.sources import load_messages
 
     on_cuda = torch.cuda.is_available() and not spec.get("cpu")
     kwargs: dict = {}

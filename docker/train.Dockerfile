@@ -133,7 +133,7 @@ RUN apt-get update \
  && chown -R tunebench:tunebench /models /data /cache /workspace
 
 
-# /models is the shared models volume (tunebench.paths: models/<run>/{adapter,merged,eval,...});
+# /models is the shared models volume (tunebench.runs.paths: models/<run>/{adapter,merged,eval,...});
 # recipes say `output_dir: models/<run>` and resolve into it through the /workspace/models link.
 # (DL3064 flags TOKENIZERS_PARALLELISM for the word TOKEN: it holds no secret.)
 # hadolint ignore=DL3064

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         print(f"error: --launch-local serves a model folder; {spec} is not one", file=sys.stderr)
         return 2
 
-    from tunebench.local_server import transformers_serve
+    from tunebench.chat.local_server import transformers_serve
 
     log_path = Path(tempfile.gettempdir()) / f"tunebench-transformers-serve-{os.getpid()}.log"
     print(f"starting `transformers serve {spec.ref}` on 127.0.0.1 (log: {log_path}) …", flush=True)

@@ -20,7 +20,7 @@ from tunebench.chat import ChatError
 from tunebench.serve.config import AppConfig, add_model_args, model_config_from_args
 from tunebench.serve.question import DONE, ERROR, GENERATING, QuestionPipeline
 from tunebench.serve.sample_dbs import resolve_db
-from tunebench.sql_exec import SqlResult, schema_of
+from tunebench.sql.execute import SqlResult, schema_of
 
 
 def format_rows(result: SqlResult, limit: int = 50) -> str:

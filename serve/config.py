@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunebench.chat import ChatModel, GenerationSettings, open_chat_model
-from tunebench.paths import models_root
+from tunebench.runs.paths import models_root
 
 MODEL_ENV = "TUNEBENCH_MODEL"
 DEFAULT_RUN = "tiny-text-to-sql"

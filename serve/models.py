@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunebench.chat import ChatError, ChatModel, ModelSpec
-from tunebench.paths import models_root
+from tunebench.runs.paths import models_root
 from tunebench.serve.config import AppConfig, ModelConfig
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""A schema a user pastes: checked with the one schema parser (`tunebench.sql_schema.parse_schema`),
+"""A schema a user pastes: checked with the one schema parser (`tunebench.sql.schema.parse_schema`),
 then built into an empty SQLite database so the generated SQL runs against it: an unknown table or
 column is then an SQL error the user sees, not a query nobody checked.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot.tokens import TokenType
 
-from tunebench.sql_schema import SchemaError, TableDef, parse_schema
+from tunebench.sql.schema import SchemaError, TableDef, parse_schema
 
 _QUOTE_CHARS = 60
 

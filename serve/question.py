@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunebench.chat import ChatError, ChatModel, describe_error
-from tunebench.prompts import sql_messages
 from tunebench.serve.config import AppConfig
 from tunebench.serve.pasted_schema import EmptyDatabases, SchemaError
-from tunebench.sql_exec import SqlResult, execute_readonly
-from tunebench.sql_text import extract_sql
+from tunebench.sql.execute import SqlResult, execute_readonly
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from tunebench.embedded.sqlgen import build_sql_dataset, load_split
-from tunebench.paths import embedded_sql_dir
-from tunebench.sql_exec import schema_of
+from tunebench.runs.paths import embedded_sql_dir
+from tunebench.sql.execute import schema_of
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
    few names in `PUBLIC_ENTRY_POINTS` below;
 4. nothing imports a `__main__` module (library code lives in importable modules);
 5. no module over 400 lines; one `*Backend` class hierarchy at most; the run record
-   (`manifest.json`) is read through `tunebench.run_record`, never by string keys, outside
+   (`manifest.json`) is read through `tunebench.runs.record`, never by string keys, outside
    `tunebench/` and `train/`; the held-out split and the tiny-model marker are written once.
 
 `test_the_checker_reports_a_broken_copy` writes a tree that breaks every rule into tmp_path and
@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# import name prefix -> folder (pyproject's [tool.setuptools.package-dir], and bench/ as run from the repo)
-TREES = {"tunebench": "tunebench", "tunebench.train": "train", "tunebench.evaluate": "evaluate",
-         "tunebench.serve": "serve", "bench": "bench"}  # fmt: skip
 STAGES = ("tunebench.train", "tunebench.evaluate", "tunebench.serve")
+# import name prefix -> folder. The stages' folders are the top-level train/, evaluate/ and serve/, which
+# tunebench/ links to (tunebench/train -> ../train, …); bench/ is imported as run from the repository.
+TREES = {"tunebench": "tunebench", "bench": "bench"} | {s: s.split(".")[1] for s in STAGES}
 # What bench/ may use of a stage beyond its packages' `__all__`. Keep it short: each entry is a promise.
 PUBLIC_ENTRY_POINTS = {
     "tunebench.train.run.build_trainer",  # the one place a tunebench SFTTrainer is assembled
     "tunebench.train.labelled_loss.LabelledLossSFTTrainer",  # build_trainer's class; bench sets it beside TRL's
     "tunebench.train.args.parse",  # a recipe + overrides -> the dataclasses build_trainer takes
+    "tunebench.train.sources.load_messages",  # a recipe's dataset as chat rows, for the plain-TRL arms
     "tunebench.train.merge.merge_adapter",
     "tunebench.serve.sample_dbs.SampleDatabases",  # the app's sample questions, for serving latency
     "tunebench.serve.config.default_model",
@@ -197,7 +198,7 @@ def _string_key(node) -> str | None:
 
 
 def written_twice(root: Path) -> list[str]:
-    """The held-out split is `tunebench.splits.split_heldout`; the tiny-model marker is `TINY_MARKER`."""
+    """The held-out split is `tunebench.data.splits.split_heldout`; the tiny-model marker is `TINY_MARKER`."""
     found = []
     for m in load_modules(root).values():
         for node in ast.walk(m.tree):
@@ -205,15 +206,15 @@ def written_twice(root: Path) -> list[str]:
             if (
                 isinstance(node, ast.Attribute)
                 and node.attr == "train_test_split"
-                and m.name != "tunebench.splits"
+                and m.name != "tunebench.data.splits"
             ):
-                found.append(f"{where}: a second held-out split (use tunebench.splits.split_heldout)")
+                found.append(f"{where}: a second held-out split (use tunebench.data.splits.split_heldout)")
             if (
                 isinstance(node, ast.Constant)
                 and node.value == "tunebench_tiny.json"
-                and m.name != "tunebench.paths"
+                and m.name != "tunebench.runs.paths"
             ):
-                found.append(f"{where}: the tiny-model marker by name (use tunebench.paths.TINY_MARKER)")
+                found.append(f"{where}: the tiny-model marker by name (use tunebench.runs.paths.TINY_MARKER)")
     return found
 
 
@@ -242,14 +243,14 @@ def test_the_split_and_the_marker_are_written_once():
 
 BROKEN_TREE = {
     "tunebench/__init__.py": "",
-    "tunebench/paths.py": 'TINY_MARKER = "tunebench_tiny.json"\n',
+    "tunebench/runs/paths.py": 'TINY_MARKER = "tunebench_tiny.json"\n',
     "tunebench/leaky.py": "def f():\n    from tunebench.train.run import build_trainer\n",
     "tunebench/embedded/__init__.py": "",
     "tunebench/embedded/__main__.py": "def build():\n    pass\n",
     "tunebench/embedded/uses_main.py": "from tunebench.embedded.__main__ import build\n",
     "train/__init__.py": "",
     "train/run.py": "def build_trainer():\n    pass\n",
-    "train/data.py": "from ..evaluate.sql import data\nfrom tunebench.paths import TINY_MARKER\n",
+    "train/data.py": "from ..evaluate.sql import data\nfrom tunebench.runs.paths import TINY_MARKER\n",
     "evaluate/__init__.py": "",
     "evaluate/sql/__init__.py": '__all__ = ["run_evaluation"]\nfrom .pipeline import run_evaluation\n',
     "evaluate/sql/pipeline.py": "import json\n\n\ndef run_evaluation(run):\n"
@@ -294,8 +295,8 @@ def test_the_checker_reports_a_broken_copy(tmp_path):
         "evaluate/sql/pipeline.py:6: reads run.manifest['recipe'] (use the RunManifest attribute)",
     ]
     assert sorted(written_twice(tmp_path)) == [
-        "evaluate/sql/data.py:2: a second held-out split (use tunebench.splits.split_heldout)",
-        "serve/other.py:2: the tiny-model marker by name (use tunebench.paths.TINY_MARKER)",
+        "evaluate/sql/data.py:2: a second held-out split (use tunebench.data.splits.split_heldout)",
+        "serve/other.py:2: the tiny-model marker by name (use tunebench.runs.paths.TINY_MARKER)",
     ]
     # and what the broken tree does right is not reported: bench/fine.py, the contract's own marker
     assert not [v for v in import_violations(tmp_path) if "fine.py" in v or "paths.py" in v]

@@ -8,7 +8,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from tunebench.formats import DataFormatError
+    from tunebench.data.formats import DataFormatError
     from tunebench.train.merging import BaseChanged
     from tunebench.train.preference import parse_recipe as parse  # SFT recipes: args.parse
     from tunebench.train.run import train

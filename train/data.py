@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from tunebench.sources import load_messages
-from tunebench.spider_folder import is_spider_folder
-from tunebench.splits import split_heldout
+from tunebench.data.spider_folder import is_spider_folder
+from tunebench.data.splits import split_heldout
+from tunebench.train.sources import load_messages
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ _FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv")
 def load_train_eval(tb_args):
     """(train, eval or None) datasets of `messages`.
 
-    The held-out rows come from `tunebench.splits.split_heldout`, the call evaluation makes on the raw
+    The held-out rows come from `tunebench.data.splits.split_heldout`, the call evaluation makes on the raw
     rows, so the model is scored on exactly the rows it never trained on.
     """
     rows = load_messages(

@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from tunebench.paths import RunPaths
+from tunebench.runs.paths import RunPaths
 from tunebench.train.merging import MERGE_BASES, BaseChanged, merge_adapter, merge_run
 
 DEFAULT_RECIPE = "recipes/tiny-text-to-sql.yaml"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_path, atomic_write_text
-from tunebench.paths import RunPaths, tiny_base_build
-from tunebench.run_record import RunManifest
+from tunebench.runs.atomic_io import atomic_path, atomic_write_text
+from tunebench.runs.paths import RunPaths, tiny_base_build
+from tunebench.runs.record import RunManifest
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,10 @@ def keep_training_kernel(model) -> None:
 def fidelity_conversations(manifest: RunManifest, n: int) -> list[list[dict]]:
     """A fixed sample of prompts the run did not train on: `fidelity_dataset` when the recipe names one,
     else the run's held-out split, else (no held-out rows at all) its first training rows."""
-    from tunebench.sources import load_messages
     from tunebench.train.args import TunebenchArguments
     from tunebench.train.data import load_train_eval
     from tunebench.train.fidelity import prompt_conversations
+    from tunebench.train.sources import load_messages
 
     source = manifest.recipe_value("fidelity_dataset")
     if source and not Path(source).exists():

@@ -10,7 +10,7 @@ import json
 
 import yaml
 
-from tunebench.run_record import RunManifest
+from tunebench.runs.record import RunManifest
 
 TEMPLATE = """---
 {{ card_data }}

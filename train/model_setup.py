@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tunebench.chat_template import ensure_chatml
+from tunebench.chat.template import ensure_chatml
 from tunebench.train.attention import resolve_attn_implementation
 
 log = logging.getLogger(__name__)

@@ -21,12 +21,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_json
-from tunebench.formats import DataFormatError
-from tunebench.jsonl import iter_jsonl, write_jsonl
-from tunebench.prompts import sql_messages
-from tunebench.sql_parse import orders_rows
-from tunebench.sql_text import extract_sql
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import iter_jsonl, write_jsonl
+from tunebench.runs.atomic_io import atomic_write_json
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.parse import orders_rows
+from tunebench.sql.prompt import sql_messages
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def pair_question(
     question: dict, candidates: list[str], sandbox, *, pairs_per_question: int, gold_fallback: bool
 ):
     """(pairs, outcome counts, note) for one question."""
-    from tunebench.sql_exec import execute_readonly
+    from tunebench.sql.execute import execute_readonly
 
     gold = execute_readonly(question["db"], question["query"])
     if not gold.ok:
@@ -148,7 +148,7 @@ def pair_question(
 
 def build_pairs(args) -> dict:
     from tunebench.chat import GenerationSettings, open_chat_model
-    from tunebench.sql_sandbox import SqlSandbox
+    from tunebench.sql.sandbox import SqlSandbox
 
     questions = load_questions(Path(args.data), args.limit)
     settings = GenerationSettings(

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from tunebench.preference_formats import PreferenceStats, load_preference_rows, to_unpaired
-from tunebench.splits import split_heldout
+from tunebench.data.splits import split_heldout
+from tunebench.train.preference_formats import PreferenceStats, load_preference_rows, to_unpaired
 
 log = logging.getLogger(__name__)
 

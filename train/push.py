@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from tunebench.paths import RunPaths
+from tunebench.runs.paths import RunPaths
 
 log = logging.getLogger(__name__)
 

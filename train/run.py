@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from tunebench.atomic_io import atomic_write_text
-from tunebench.paths import RunPaths, models_root, tiny_base_build
-from tunebench.run_record import ModelInfo, RunManifest, TrainingStats
+from tunebench.runs.atomic_io import atomic_write_text
+from tunebench.runs.paths import RunPaths, models_root, tiny_base_build
+from tunebench.runs.record import ModelInfo, RunManifest, TrainingStats
 from tunebench.train.data import load_train_eval
 from tunebench.train.manifest import environment, peak_memory
 from tunebench.train.model_card import render_model_card

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl
 from tunebench.chat import ChatModel, ModelSpec
+from tunebench.data.jsonl import JsonlAppender, read_jsonl
 from tunebench.evaluate.mt_bench.config import API_SYSTEM_MESSAGE, AnswerConfig
 from tunebench.evaluate.mt_bench.data import load_answers, temperature_for
 from tunebench.evaluate.mt_bench.fingerprints import (
@@ -29,8 +29,8 @@ from tunebench.evaluate.mt_bench.fingerprints import (
     model_fingerprint,
     set_aside,
 )
-from tunebench.jsonl import JsonlAppender, read_jsonl
-from tunebench.paths import RunPaths
+from tunebench.runs.atomic_io import atomic_write_jsonl
+from tunebench.runs.paths import RunPaths
 
 
 @dataclass(frozen=True)

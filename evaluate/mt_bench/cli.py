@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from tunebench.chat import ChatError, ModelSpec, is_model_spec
+from tunebench.data.formats import DataFormatError
 from tunebench.evaluate.mt_bench import pipeline
 from tunebench.evaluate.mt_bench.answers import default_model_id
 from tunebench.evaluate.mt_bench.config import (
@@ -39,8 +40,7 @@ from tunebench.evaluate.mt_bench.config import (
 )
 from tunebench.evaluate.mt_bench.judge import FatalJudgeError
 from tunebench.evaluate.mt_bench.matches import MODES, MissingDataError
-from tunebench.formats import DataFormatError
-from tunebench.paths import RunPaths
+from tunebench.runs.paths import RunPaths
 
 
 def out_dir_for(out: str | None, model: str | None, model_id: str | None = None) -> Path:

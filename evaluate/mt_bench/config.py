@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunebench.chat import GenerationSettings
-from tunebench.openai_compat import Endpoint, normalize_base_url
+from tunebench.chat.openai_compat import Endpoint, normalize_base_url
 
 DEFAULT_JUDGE = "gpt-4-turbo"
 DEFAULT_BASELINE = "mistralai/Mistral-7B-Instruct-v0.2"

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_bytes
-from tunebench.formats import DataFormatError
-from tunebench.jsonl import read_jsonl
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import read_jsonl
+from tunebench.runs.atomic_io import atomic_write_bytes
 
 # Copied from fastchat/llm_judge/common.py (fschat 0.2.36); a test compares them with its source.
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")

@@ -17,8 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl
-from tunebench.jsonl import JsonlAppender, read_jsonl
+from tunebench.data.jsonl import JsonlAppender, read_jsonl
+from tunebench.runs.atomic_io import atomic_write_jsonl
 
 _CHUNK = 1 << 22
 # Files of a model folder that do not change what it generates (the model card, training leftovers).

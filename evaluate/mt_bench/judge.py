@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunebench.chat import map_bounded
+from tunebench.data.jsonl import JsonlAppender
 from tunebench.evaluate.mt_bench.config import JudgeConfig
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
 from tunebench.evaluate.mt_bench.fingerprints import judgment_inputs
@@ -35,7 +36,6 @@ from tunebench.evaluate.mt_bench.matches import (
     render_single,
 )
 from tunebench.evaluate.mt_bench.store import JudgmentStore, games_of
-from tunebench.jsonl import JsonlAppender
 
 ASSUMED_JUDGMENT_TOKENS = 300  # a typical GPT-4 MT-Bench judgment; only for the dry-run estimate
 

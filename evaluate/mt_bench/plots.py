@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_path
+from tunebench.runs.atomic_io import atomic_path
 
 
 def _plt():

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tunebench.atomic_io import atomic_write_text
+from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
-from tunebench.jsonl import read_jsonl
+from tunebench.runs.atomic_io import atomic_write_text
 
 BOOTSTRAP_ROUNDS = 1000
 SMOKE_BANNER = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl
+from tunebench.runs.atomic_io import atomic_write_jsonl
 
 SAMPLE_QUESTIONS = [
     ("writing", ["Write a four-line poem about a lighthouse.", "Now rewrite it so every line rhymes."]),

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tunebench.chat.openai_compat import Endpoint
 from tunebench.evaluate.mt_bench import pipeline
 from tunebench.evaluate.mt_bench.answers import default_model_id
 from tunebench.evaluate.mt_bench.config import AnswerConfig, JudgeConfig, QuestionsConfig, RunCommand
 from tunebench.evaluate.mt_bench.matches import MissingDataError
 from tunebench.evaluate.mt_bench.sample import write_sample_questions
-from tunebench.openai_compat import Endpoint
-from tunebench.paths import RunPaths, models_root, tiny_base_dir
+from tunebench.runs.paths import RunPaths, models_root, tiny_base_dir
 
 SMOKE_JUDGE_ID = "smoke-tiny-judge"
 
@@ -98,7 +98,7 @@ def run_smoke(
 
     if endpoint is not None:
         return chain(endpoint)
-    from tunebench.local_server import transformers_serve
+    from tunebench.chat.local_server import transformers_serve
 
     out.mkdir(parents=True, exist_ok=True)
     with transformers_serve(model, log_path=out / "transformers-serve.log") as ep:

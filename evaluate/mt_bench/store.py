@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_jsonl
+from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
 from tunebench.evaluate.mt_bench.fingerprints import set_aside
 from tunebench.evaluate.mt_bench.matches import Match, render_pair, render_single
-from tunebench.jsonl import read_jsonl
+from tunebench.runs.atomic_io import atomic_write_jsonl
 
 
 def judgment_file(out_dir: Path, judge_id: str, pairwise: bool) -> Path:

@@ -14,7 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
-from tunebench.formats import DataFormatError
+from tunebench.data.formats import DataFormatError
 
 
 def read_pair(folder: Path) -> dict:

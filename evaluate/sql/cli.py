@@ -24,12 +24,12 @@ import sys
 from pathlib import Path
 
 from tunebench.chat import ChatError, GenerationSettings
-from tunebench.chat_template import IM_END
+from tunebench.chat.template import IM_END
+from tunebench.data.formats import DataFormatError
 from tunebench.evaluate.sql import across_runs, score_file
 from tunebench.evaluate.sql.config import DATASETS, DatasetChoice, EvalConfig, ExecutionLimits
 from tunebench.evaluate.sql.pipeline import headline, run_evaluation
 from tunebench.evaluate.sql.predictions import ResumeMismatch
-from tunebench.formats import DataFormatError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -125,7 +125,7 @@ def build_across_parser() -> argparse.ArgumentParser:
 
 
 def _across(argv: list[str]) -> int:
-    from tunebench.atomic_io import atomic_write_json, atomic_write_text
+    from tunebench.runs.atomic_io import atomic_write_json, atomic_write_text
 
     args = build_across_parser().parse_args(argv)
     table, figures = across_runs.across_table(args.folders, tuple(args.labels) if args.labels else None)

@@ -2,7 +2,7 @@
 
 - `embedded`: the set tunebench generates (data/text2sql), its test split by default;
 - `spider`: a Spider-format folder (`database/<db_id>/<db_id>.sqlite` + a JSON list of
-  {db_id, question, query}), read by `tunebench.spider_folder`; BIRD's `SQL` key, `difficulty` and
+  {db_id, question, query}), read by `tunebench.data.spider_folder`; BIRD's `SQL` key, `difficulty` and
   `evidence` are read too;
 - `sql-create-context`: see sql_create_context.py.
 Rows are numbered from 1 in errors (a JSON list's first item is row 1).
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tunebench.data.spider_folder import read_spider
 from tunebench.evaluate.sql.metrics import classify_sql
-from tunebench.prompts import sql_messages
-from tunebench.spider_folder import read_spider
+from tunebench.sql.prompt import sql_messages
 
 
 @dataclass
@@ -73,7 +73,7 @@ def load_spider(
     db_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> list[SqlExample]:
-    """Examples from a Spider-format folder (`tunebench.spider_folder`, the reader training uses too);
+    """Examples from a Spider-format folder (`tunebench.data.spider_folder`, the reader training uses too);
     `questions` defaults to `<root>/dev.json`."""
     examples = []
     for item in read_spider(root, questions, db_dir=db_dir, limit=limit):

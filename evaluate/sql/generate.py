@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tunebench.chat import ChatModel, ModelSpec, open_chat_model
 from tunebench.evaluate.sql.config import EvalConfig
-from tunebench.paths import is_tiny_base
-from tunebench.run_record import RunManifest
+from tunebench.runs.paths import is_tiny_base
+from tunebench.runs.record import RunManifest
 
 TINY_BASE_NOTE = (
     "the embedded tiny base: a small Llama-architecture model with **random weights** (its README says "

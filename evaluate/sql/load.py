@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tunebench.data.formats import DataFormatError
 from tunebench.evaluate.sql.config import DatasetChoice
 from tunebench.evaluate.sql.data import SqlExample, load_embedded, load_spider
 from tunebench.evaluate.sql.sql_create_context import (
@@ -14,9 +15,8 @@ from tunebench.evaluate.sql.sql_create_context import (
     local_file,
 )
 from tunebench.evaluate.sql.suite_dbs import populated_suite
-from tunebench.formats import DataFormatError
-from tunebench.paths import data_root, embedded_sql_dir
-from tunebench.run_record import RunManifest
+from tunebench.runs.paths import data_root, embedded_sql_dir
+from tunebench.runs.record import RunManifest
 
 
 def _same_file(a: str | None, b: str) -> bool:

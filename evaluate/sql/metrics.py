@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from tunebench.sql_parse import PARSE_ERRORS, orders_rows, parse_sql
+from tunebench.sql.parse import PARSE_ERRORS, orders_rows, parse_sql
 
 MAX_PERMUTATIONS = 5000  # column permutations tried before giving up (wide results, many equal columns)
 

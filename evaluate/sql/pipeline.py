@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_json, atomic_write_text
 from tunebench.chat import ModelSpec
+from tunebench.data.formats import DataFormatError
 from tunebench.evaluate.sql.config import EvalConfig
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.generate import describe_model, is_base_of, model_key, open_model, run_of
@@ -19,9 +19,9 @@ from tunebench.evaluate.sql.load import load_examples
 from tunebench.evaluate.sql.predictions import METRICS_VERSION, Scorer, check_meta, predict_and_score
 from tunebench.evaluate.sql.report import plot_by_group, render_report
 from tunebench.evaluate.sql.summary import paired_difference, summarize
-from tunebench.formats import DataFormatError
-from tunebench.paths import RunPaths
-from tunebench.sql_sandbox import SqlSandbox
+from tunebench.runs.atomic_io import atomic_write_json, atomic_write_text
+from tunebench.runs.paths import RunPaths
+from tunebench.sql.sandbox import SqlSandbox
 
 
 @dataclass(frozen=True)

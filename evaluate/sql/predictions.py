@@ -13,11 +13,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from tunebench.atomic_io import atomic_write_json
 from tunebench.chat import ChatModel
+from tunebench.data.jsonl import JsonlAppender, iter_jsonl
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.scoring import Scorer
-from tunebench.jsonl import JsonlAppender, iter_jsonl
+from tunebench.runs.atomic_io import atomic_write_json
 
 METRICS_VERSION = 2  # 2: the `spider` metric (the official decision) is the headline
 
@@ -27,7 +27,7 @@ class ResumeMismatch(RuntimeError):
 
 
 def _read_done(path: Path) -> dict[str, dict]:
-    """Scored examples by id (`tunebench.jsonl`'s rule: a torn last line was never a record)."""
+    """Scored examples by id (`tunebench.data.jsonl`'s rule: a torn last line was never a record)."""
     return {row["id"]: row for _, row in iter_jsonl(path) if "id" in row}
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_path
 from tunebench.evaluate.sql.summary import ERROR_CLASSES
+from tunebench.runs.atomic_io import atomic_path
 
 DIFFICULTY_ORDER = ("easy", "medium", "hard")
 

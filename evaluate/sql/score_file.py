@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import iter_jsonl, write_jsonl
 from tunebench.evaluate.sql.config import DatasetChoice, ExecutionLimits
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.load import load_examples
 from tunebench.evaluate.sql.pipeline import Evaluation, write_outputs
 from tunebench.evaluate.sql.scoring import Scorer
 from tunebench.evaluate.sql.summary import summarize
-from tunebench.formats import DataFormatError
-from tunebench.jsonl import iter_jsonl, write_jsonl
-from tunebench.sql_sandbox import SqlSandbox
+from tunebench.sql.sandbox import SqlSandbox
 
 SQL_KEYS = ("sql", "prediction", "query")
 

@@ -18,10 +18,10 @@ from tunebench.evaluate.sql.metrics import (
     results_match,
     score_execution,
 )
-from tunebench.sql_exec import SqlResult
-from tunebench.sql_sandbox import SqlSandbox
-from tunebench.sql_schema import column_names
-from tunebench.sql_text import extract_sql
+from tunebench.sql.execute import SqlResult
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.sandbox import SqlSandbox
+from tunebench.sql.schema import column_names
 
 HEADLINE_METRIC = "spider"
 METRICS = ("spider", "strict")

@@ -2,7 +2,7 @@
 evaluation examples, each with a database built from its CREATE TABLE statements (`synth_db`).
 
 Which rows: a hub dataset's held-out rows of the training recipe's seeded sample (exactly what
-training held out: `tunebench.splits`); a local file whole, unless a split is asked for or the
+training held out: `tunebench.data.splits`); a local file whole, unless a split is asked for or the
 model's own run trained on that very file.
 
 Bad input fails before any work, in one line naming the file, the 1-based row (the line of a JSONL
@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tunebench.data.formats import DataFormatError, check_sql_context
+from tunebench.data.splits import split_heldout
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.metrics import classify_sql
 from tunebench.evaluate.sql.suite_dbs import synth_suite
 from tunebench.evaluate.sql.synth_db import build_synth_db
-from tunebench.formats import DataFormatError, check_sql_context
-from tunebench.splits import split_heldout
-from tunebench.sql_schema import SchemaError
+from tunebench.sql.schema import SchemaError
 
 SQL_CREATE_CONTEXT = "b-mc2/sql-create-context"
 FIELDS = ("question", "context", "answer")
@@ -115,7 +115,7 @@ def load_sql_create_context(
     test suite's variants unless `test_suite` is off."""
     ds = load_rows(source, split)
     if heldout:
-        # Exactly the rows the training run held out (tunebench.splits is what training calls).
+        # Exactly the rows the training run held out (tunebench.data.splits is what training calls).
         _, held = split_heldout(
             ds, max_samples=max_samples, eval_fraction=eval_fraction, sample_seed=sample_seed
         )

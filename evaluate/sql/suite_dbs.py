@@ -25,7 +25,6 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from tunebench.atomic_io import atomic_path
 from tunebench.evaluate.sql.synth_db import (
     ROWS_PER_TABLE,
     Facts,
@@ -34,9 +33,10 @@ from tunebench.evaluate.sql.synth_db import (
     synth_rows,
     write_db,
 )
-from tunebench.sql_exec import schema_of
-from tunebench.sql_parse import parse_sql
-from tunebench.sql_schema import SchemaError, TableDef, parse_schema
+from tunebench.runs.atomic_io import atomic_path
+from tunebench.sql.execute import schema_of
+from tunebench.sql.parse import parse_sql
+from tunebench.sql.schema import SchemaError, TableDef, parse_schema
 
 SUITE_SIZE = 3  # databases per question: the original and two variants
 KEEP_PERCENT = 65  # populated databases: the share of rows a variant keeps

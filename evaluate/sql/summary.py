@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from tunebench.sql_parse import parse_sql
+from tunebench.sql.parse import parse_sql
 
 BOOTSTRAP_RESAMPLES = 2000
 # Why a prediction scored 0, in the order a reader asks: is it SQL? does it name real things? does it

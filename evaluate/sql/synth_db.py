@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from tunebench.atomic_io import atomic_path
-from tunebench.sql_parse import parse_sql
-from tunebench.sql_schema import SchemaError, TableDef, parse_schema
+from tunebench.runs.atomic_io import atomic_path
+from tunebench.sql.parse import parse_sql
+from tunebench.sql.schema import SchemaError, TableDef, parse_schema
 
 SYNTH_VERSION = 1
 ROWS_PER_TABLE = 20

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import HANG_S
+
 CHROMIUM = os.environ.get("TUNEBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,10 +60,11 @@ def browser():
 def page(browser):
     from playwright.sync_api import expect
 
-    # 2 shared cores: Gradio's first render and queue can take several seconds.
-    expect.set_options(timeout=60_000)
+    # Waits for the page are hang guards: Gradio's first render and its queue take seconds on 2 idle cores
+    # and many times that on a loaded machine; a page that is wrong still fails, only later.
+    expect.set_options(timeout=HANG_S * 1000 / 6)
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(HANG_S * 1000 / 6)
     yield page
     context.close()

@@ -15,11 +15,11 @@ from tests.browser.ui import ask, choose_database, open_app, shown_sql, table_he
 from tests.serve.apps import running_app
 from tunebench.chat import GenerationSettings, open_chat_model
 from tunebench.embedded.sqlgen import load_split
-from tunebench.prompts import sql_messages
 from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql_exec import SqlResult, execute_readonly
-from tunebench.sql_text import extract_sql
+from tunebench.sql.execute import SqlResult, execute_readonly
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 MAX_TRIES = 50
 # Templates a weakly trained model gets right first ("How many X are there?"), then the rest.

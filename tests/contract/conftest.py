@@ -11,6 +11,8 @@ import shutil
 
 import pytest
 
+from tests.conftest import HANG_S
+
 
 @pytest.fixture(scope="session")
 def varied_model(embedded, tmp_path_factory):
@@ -32,7 +34,7 @@ def varied_model(embedded, tmp_path_factory):
 def conversations(embedded):
     """Seven text-to-SQL questions of the embedded test split, of different lengths (padding matters)."""
     from tunebench.embedded.sqlgen import load_split
-    from tunebench.prompts import sql_messages
+    from tunebench.sql.prompt import sql_messages
 
     rows = load_split(embedded.data_dir, "test")[:7]
     return [sql_messages(r["schema"], r["question"]) for r in rows]
@@ -41,8 +43,8 @@ def conversations(embedded):
 @pytest.fixture(scope="session")
 def varied_server(varied_model, tmp_path_factory):
     """A real `transformers serve` on 127.0.0.1 serving `varied_model` (no training needed)."""
-    from tunebench.local_server import transformers_serve
+    from tunebench.chat.local_server import transformers_serve
 
     log = tmp_path_factory.mktemp("varied-server") / "transformers-serve.log"
-    with transformers_serve(varied_model, log_path=log) as endpoint:
+    with transformers_serve(varied_model, log_path=log, ready_timeout_s=HANG_S) as endpoint:
         yield endpoint

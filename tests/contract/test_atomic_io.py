@@ -1,4 +1,4 @@
-"""Whole or nothing (tunebench/atomic_io.py): files, folders, figures and databases."""
+"""Whole or nothing (tunebench/runs/atomic_io.py): files, folders, figures and databases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tunebench.atomic_io import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from tunebench.runs.atomic_io import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
 class Killed(Exception):

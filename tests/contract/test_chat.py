@@ -21,7 +21,7 @@ from tunebench.chat import (
     open_chat_model,
     resolve_dtype,
 )
-from tunebench.local_server import free_port
+from tunebench.chat.local_server import free_port
 
 SETTINGS = GenerationSettings(max_new_tokens=16)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.chat_template import CHATML_TEMPLATE, IM_END, IM_START, ensure_chatml
+from tunebench.chat.template import CHATML_TEMPLATE, IM_END, IM_START, ensure_chatml
 
 
 def _tokenizer(specials: list[str]):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from tunebench.chat_template import IM_END, IM_START
+from tests.conftest import HANG_S
+from tunebench.chat.template import IM_END, IM_START
 from tunebench.embedded.sqlgen import build_sql_dataset, load_split
 from tunebench.embedded.tiny_model import build_tiny_base
-from tunebench.prompts import sql_messages
+from tunebench.sql.prompt import sql_messages
 
 
 def test_splits_are_disjoint_seeded_and_complete(embedded, tmp_path):
@@ -83,6 +84,6 @@ def test_the_same_seed_builds_the_same_dataset_in_every_process(tmp_path):
     for hash_seed in ("1", "2"):
         out = tmp_path / f"hash{hash_seed}"
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, timeout=300)
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, timeout=HANG_S)
         outputs.append([(out / f"{split}.jsonl").read_text() for split in ("train", "test")])
     assert outputs[0] == outputs[1]

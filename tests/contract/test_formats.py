@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tunebench.formats import DataFormatError, detect_format, to_messages, validate_messages
-from tunebench.prompts import SQL_SYSTEM_PROMPT, sql_messages
-from tunebench.sources import load_messages
+from tunebench.data.formats import DataFormatError, detect_format, to_messages, validate_messages
+from tunebench.sql.prompt import SQL_SYSTEM_PROMPT, sql_messages
+from tunebench.train.sources import load_messages
 
 
 def test_dolly_with_and_without_context():

@@ -1,11 +1,11 @@
-"""Resumable JSONL (tunebench/jsonl.py): one rule for a torn last line, real damage named by line."""
+"""Resumable JSONL (tunebench/data/jsonl.py): one rule for a torn last line, real damage named by line."""
 
 from __future__ import annotations
 
 import pytest
 
-from tunebench.formats import DataFormatError
-from tunebench.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import JsonlAppender, iter_jsonl, read_jsonl, write_jsonl
 
 
 def test_rows_round_trip_with_their_line_numbers(tmp_path):

@@ -118,12 +118,33 @@ def test_extras_keep_their_promises():
 
 
 def test_every_package_folder_is_packaged_and_no_package_data_is_promised():
+    """What setuptools' package discovery finds (following the stage links) is every package the
+    architecture test reads: no folder left out of the wheel, none packaged that the rules never see."""
+    from setuptools import find_packages
+
     setuptools = PYPROJECT["tool"]["setuptools"]
-    folders = setuptools["package-dir"]
-    found = set()
-    for prefix, folder in folders.items():
-        for init in (REPO / folder).rglob("__init__.py"):
-            found.add(".".join((prefix, *init.parent.relative_to(REPO / folder).parts)))
-    assert sorted(setuptools["packages"]) == sorted(found)
-    assert "package-data" not in setuptools
-    assert all(Path(REPO / f).is_dir() for f in folders.values())
+    found = set(find_packages(str(REPO), **setuptools["packages"]["find"]))
+    packages = {
+        m.name for m in load_modules(REPO).values() if m.is_package and m.name.startswith("tunebench")
+    }
+    assert found == packages
+    assert "package-dir" not in setuptools and "package-data" not in setuptools
+
+
+def test_the_stage_folders_are_linked_into_the_package_statically():
+    """tunebench/train, tunebench/evaluate and tunebench/serve are relative links to the top-level
+    folders: `import tunebench.train.run` finds train/run.py with nothing but the repository on sys.path."""
+    for stage in ("train", "evaluate", "serve"):
+        link = REPO / "tunebench" / stage
+        assert link.is_symlink(), f"tunebench/{stage} is not a link"
+        assert Path(link.readlink()) == Path("..") / stage  # relative: survives a clone, a COPY, a move
+        assert link.resolve() == (REPO / stage).resolve()
+    probe = (
+        "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]; "
+        f"sys.path.insert(0, {str(REPO)!r}); import tunebench.train, tunebench.evaluate.sql, tunebench.serve; "
+        "print(tunebench.train.__file__)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()).resolve() == (REPO / "train" / "__init__.py").resolve()

@@ -1,4 +1,4 @@
-"""The run record (tunebench/run_record.py): typed, round-trips, keeps what it does not know."""
+"""The run record (tunebench/runs/record.py): typed, round-trips, keeps what it does not know."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tunebench.paths import RunPaths
-from tunebench.run_record import ModelInfo, RunManifest, TrainingStats
+from tunebench.runs.paths import RunPaths
+from tunebench.runs.record import ModelInfo, RunManifest, TrainingStats
 
 
 def _manifest() -> RunManifest:

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from tunebench.formats import DataFormatError
-from tunebench.sources import load_messages
-from tunebench.spider_folder import read_spider, split_files
+from tunebench.data.formats import DataFormatError
+from tunebench.data.spider_folder import read_spider, split_files
+from tunebench.train.sources import load_messages
 
 DBS = {
     "concert_singer": "CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT);"

@@ -1,8 +1,8 @@
-"""The held-out split (tunebench/splits.py): seeded, disjoint, and the same rows whatever the columns."""
+"""The held-out split (tunebench/data/splits.py): seeded, disjoint, and the same rows whatever the columns."""
 
 from __future__ import annotations
 
-from tunebench.splits import split_heldout
+from tunebench.data.splits import split_heldout
 
 
 def _rows(n: int):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.sql_parse import orders_rows, parse_sql
-from tunebench.sql_schema import SchemaError, parse_schema
+from tunebench.sql.parse import orders_rows, parse_sql
+from tunebench.sql.schema import SchemaError, parse_schema
 
 DEEP = "SELECT " + "(" * 300 + "1" + ")" * 300
 

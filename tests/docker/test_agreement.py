@@ -25,7 +25,7 @@ from tests.docker.conftest import (
     run,
 )
 from tunebench.chat import ModelSpec
-from tunebench.paths import DATA_ENV, MODELS_ENV, RunPaths
+from tunebench.runs.paths import DATA_ENV, MODELS_ENV, RunPaths
 
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 TUNEBENCH_SERVICES = ("demo-model", "app", "train", "eval")  # the services running tunebench images

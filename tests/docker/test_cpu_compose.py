@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from tests.docker.conftest import COMPOSE, COMPOSE_CPU, COMPOSE_HOSTNET, DOCKERFILES, compose_config
-from tunebench.paths import RunPaths
+from tunebench.runs.paths import RunPaths
 
 RUN = "tiny-text-to-sql"
 MERGED = str(RunPaths.for_run(RUN, Path("/models")).merged)

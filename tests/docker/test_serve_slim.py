@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from tests.docker.conftest import REPO, compose_config
-from tunebench.local_server import free_port
+from tunebench.chat.local_server import free_port
 
 # Installed in this venv for the other stages, absent from the serve image.
 ABSENT = (

@@ -71,7 +71,7 @@ def test_build_train_eval_serve_and_ask(demo, tmp_path):
     from gradio_client import Client
 
     from tunebench.embedded.sqlgen import load_split
-    from tunebench.sql_exec import execute_readonly
+    from tunebench.sql.execute import execute_readonly
 
     # 1. images from the local bases (built first when missing), CPU torch
     if subprocess.run([smoke.docker(), "image", "inspect", smoke.LOCAL_BASE], capture_output=True).returncode:

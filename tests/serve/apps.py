@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from tunebench.local_server import free_port, wait_http_ok
+from tests.conftest import HANG_S
+from tunebench.chat.local_server import free_port, wait_http_ok
 from tunebench.serve.app import build_app
 from tunebench.serve.config import AppConfig, ModelConfig
 from tunebench.serve.models import ModelChoices
@@ -26,7 +27,7 @@ def running_app(models: ModelChoices | str, config: AppConfig) -> Iterator[str]:
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http_ok(url, timeout_s=60)
+        wait_http_ok(url, timeout_s=HANG_S)
         yield url
     finally:
         demo.close()

@@ -8,9 +8,9 @@ from gradio_client import Client
 
 from tests.serve.apps import choices, running_app
 from tunebench.embedded.sqlgen import load_split
-from tunebench.prompts import sql_messages
 from tunebench.serve.config import AppConfig
-from tunebench.sql_text import extract_sql
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 pytestmark = pytest.mark.slow  # the model fine-tuned in this session
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.serve.apps import running_app
 from tests.serve.wire_servers import CannedOpenAIServer
 from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql_exec import execute_readonly
+from tunebench.sql.execute import execute_readonly
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "serve.md"
 ANSWERS = {
@@ -45,7 +46,7 @@ def test_the_documented_gradio_client_example_runs(app_url, embedded):
         [sys.executable, "-c", code.replace("http://127.0.0.1:7860/", app_url)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     first, second, health = proc.stdout.splitlines()[-3:]  # after gradio_client's "Loaded as API" line

@@ -10,12 +10,12 @@ from gradio_client import Client
 
 from tests.serve.apps import choices, running_app
 from tests.serve.wire_servers import CannedOpenAIServer
-from tunebench.local_server import free_port
+from tunebench.chat.local_server import free_port
 from tunebench.serve.app import PASTE_LABEL, build_app, rows_frame
 from tunebench.serve.config import AppConfig
 from tunebench.serve.question import DONE, Step
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql_exec import execute_readonly
+from tunebench.sql.execute import execute_readonly
 
 ANSWERS = {
     "names over 10": "SELECT name FROM students WHERE grade > 10 ORDER BY name",

@@ -15,7 +15,8 @@ import time
 import pytest
 from gradio_client import Client
 
-from tunebench.local_server import free_port
+from tests.conftest import HANG_S
+from tunebench.chat.local_server import free_port
 
 pytestmark = pytest.mark.slow  # serves the model fine-tuned in this session
 
@@ -73,7 +74,7 @@ def test_app_answers_with_the_model_a_spec_names(where, trained_run, tiny_server
         assert answer["model"] == spec and answer["sql"], answer  # the model wrote SQL, and it was run
         assert answer["ok"] or answer["failure"] == "sql", answer
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=HANG_S) == 0
     finally:
         stop(proc)
 
@@ -89,7 +90,7 @@ def test_launch_local_serves_the_model_and_stops_on_ctrl_c(trained_run, embedded
         assert "**live**" in health and str(trained_run.merged) in health
         proc.send_signal(signal.SIGINT)
         _, tail = read_until(proc, "stopped the app and transformers serve", 60)
-        assert proc.wait(timeout=30) == 0, tail
+        assert proc.wait(timeout=HANG_S) == 0, tail
         assert not port_open(port) and not port_open(server_port)
     finally:
         stop(proc)
@@ -97,5 +98,5 @@ def test_launch_local_serves_the_model_and_stops_on_ctrl_c(trained_run, embedded
 
 def test_a_spec_that_names_nothing_is_one_line(tmp_path, embedded):
     proc, _ = start_app(embedded, "--model", str(tmp_path / "nothing-here"))
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 2 and "no such folder" in out and "Traceback" not in out

@@ -10,13 +10,14 @@ import sys
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.serve.wire_servers import CannedOpenAIServer
 from tunebench.chat import GenerationSettings, open_chat_model
-from tunebench.prompts import sql_messages
 from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql_exec import execute_readonly
-from tunebench.sql_text import extract_sql
+from tunebench.sql.execute import execute_readonly
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 ANSWERS = {
     "teachers of math": "SELECT name FROM teachers WHERE subject = 'math' ORDER BY name",
@@ -38,7 +39,7 @@ def ask(*args: str, data_root=None) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "tunebench.serve.ask", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
         env=env,
     )
 

@@ -14,13 +14,13 @@ import pytest
 
 from tests.serve.wire_servers import TGIWireServer
 from tunebench.chat import ChatError, GenerationSettings
-from tunebench.chat_template import IM_END
+from tunebench.chat.local_server import free_port
+from tunebench.chat.template import IM_END
 from tunebench.embedded.sqlgen import load_split
-from tunebench.local_server import free_port
-from tunebench.prompts import sql_messages
 from tunebench.serve.config import ModelConfig, add_model_args, default_model, model_config_from_args
 from tunebench.serve.question import check_health
-from tunebench.sql_text import extract_sql
+from tunebench.sql.extract import extract_sql
+from tunebench.sql.prompt import sql_messages
 
 SETTINGS = GenerationSettings(max_new_tokens=48)
 

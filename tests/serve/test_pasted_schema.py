@@ -12,7 +12,7 @@ from tunebench.serve.pasted_schema import (
     read_schema,
     split_statements,
 )
-from tunebench.sql_exec import execute_readonly, schema_of
+from tunebench.sql.execute import execute_readonly, schema_of
 
 
 def test_statements_are_split_as_typed():

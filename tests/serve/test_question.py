@@ -11,12 +11,12 @@ import pytest
 
 from tests.serve.wire_servers import CannedOpenAIServer
 from tunebench.chat import open_chat_model
-from tunebench.local_server import free_port
-from tunebench.prompts import sql_messages
+from tunebench.chat.local_server import free_port
 from tunebench.serve.config import AppConfig
 from tunebench.serve.question import DONE, ERROR, GENERATING, QuestionPipeline
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql_exec import execute_readonly
+from tunebench.sql.execute import execute_readonly
+from tunebench.sql.prompt import sql_messages
 
 HOSTILE = {
     "drop it": "DROP TABLE students",

@@ -6,7 +6,7 @@ import pytest
 
 from tunebench.embedded.sqlgen import load_split
 from tunebench.serve.sample_dbs import SampleDatabases, resolve_db
-from tunebench.sql_exec import schema_of
+from tunebench.sql.execute import schema_of
 
 
 def test_schema_shown_to_the_model_is_the_training_schema(embedded):

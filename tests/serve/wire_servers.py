@@ -20,7 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.local_server import free_port
+from tunebench.chat.local_server import free_port
 
 
 class _Server:

@@ -1,11 +1,11 @@
-"""Training holds out exactly the rows `tunebench.splits.split_heldout` picks (what evaluation scores)."""
+"""Training holds out exactly the rows `tunebench.data.splits.split_heldout` picks (what evaluation scores)."""
 
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
-from tunebench.splits import split_heldout
+from tunebench.data.splits import split_heldout
 from tunebench.train.data import load_train_eval
 
 

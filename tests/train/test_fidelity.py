@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.run_record import RunManifest
-from tunebench.sources import load_messages
+from tunebench.runs.record import RunManifest
 from tunebench.train.fidelity import AGREEMENT_WARNING, compare, prompt_conversations
 from tunebench.train.merging import merge_base_for, training_quantization_config
+from tunebench.train.sources import load_messages
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_RECIPE
+from tests.conftest import HANG_S, REPO, TINY_RECIPE
 from tunebench.train.merge import locate
 
 
@@ -39,7 +39,7 @@ def test_missing_adapter_is_one_line_not_a_traceback(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
@@ -58,7 +58,7 @@ def test_merging_a_run_again_reproduces_its_merged_model(trained_run, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = load_file(trained_run.merged / "model.safetensors")
@@ -74,8 +74,8 @@ def test_a_tiny_base_rebuilt_since_training_is_refused_not_merged(trained_run, e
     import json
     import shutil
 
-    from tunebench.paths import TINY_MARKER
-    from tunebench.run_record import RunManifest
+    from tunebench.runs.paths import TINY_MARKER
+    from tunebench.runs.record import RunManifest
 
     run = shutil.copytree(trained_run.root, tmp_path / "run", ignore=shutil.ignore_patterns("checkpoints"))
     base = shutil.copytree(embedded.base_dir, tmp_path / "tiny-base")
@@ -91,7 +91,7 @@ def test_a_tiny_base_rebuilt_since_training_is_refused_not_merged(trained_run, e
     before = (run / "merged" / "model.safetensors").read_bytes()
     proc = subprocess.run(
         [sys.executable, "-m", "tunebench.train.merge", str(run)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO, capture_output=True, text=True, timeout=HANG_S,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from huggingface_hub import ModelCard
 
-from tunebench.run_record import ModelInfo, RunManifest, TrainingStats
+from tunebench.runs.record import ModelInfo, RunManifest, TrainingStats
 from tunebench.train.model_card import render_model_card
 
 

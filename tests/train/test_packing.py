@@ -74,7 +74,7 @@ def test_sft_trainer_packed_batch_equals_examples_alone(embedded, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from tunebench.sources import load_messages
+    from tunebench.train.sources import load_messages
 
     tok = AutoTokenizer.from_pretrained(embedded.base_dir)
     model = AutoModelForCausalLM.from_pretrained(embedded.base_dir, attn_implementation="sdpa")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tunebench.jsonl import read_jsonl
-from tunebench.sql_sandbox import SqlSandbox
+from tests.conftest import HANG_S
+from tunebench.data.jsonl import read_jsonl
+from tunebench.sql.sandbox import SqlSandbox
 from tunebench.train.pairs import judge, load_questions, pair_question
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def test_a_question_without_a_database_is_one_clear_error(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{bad}, row 1, field 'db_path': missing or empty" in proc.stderr.strip().splitlines()[-1]
@@ -109,7 +110,7 @@ def test_pairs_cli_samples_executes_and_writes_pairs_and_stats(trained_run, embe
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = json.loads((out.parent / "tiny.stats.json").read_text())
@@ -129,7 +130,7 @@ def test_pairs_cli_samples_executes_and_writes_pairs_and_stats(trained_run, embe
             rejected = None
         assert rejected != gold
     # the file is what `dataset_format: preference` reads
-    from tunebench.preference_formats import load_preference_rows
+    from tunebench.train.preference_formats import load_preference_rows
 
     rows, counts = load_preference_rows(str(out))
     assert len(rows) == len(pairs) and counts.ties == 0

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tunebench.formats import DataFormatError
-from tunebench.preference_formats import (
+from tunebench.data.formats import DataFormatError
+from tunebench.train.preference_formats import (
     detect_preference_format,
     load_preference_rows,
     to_preference_rows,

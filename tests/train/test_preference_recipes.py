@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tunebench.preference_formats import PREFERENCE_FORMATS
+from tunebench.train.preference_formats import PREFERENCE_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes" / "preference").glob("*.yaml"))

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.train.test_preference_training import _pairs
-from tunebench.jsonl import read_jsonl, write_jsonl
-from tunebench.run_record import RunManifest
+from tunebench.data.jsonl import read_jsonl, write_jsonl
+from tunebench.runs.record import RunManifest
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "preference" / "tiny-text-to-sql-dpo.yaml"
@@ -72,7 +73,7 @@ def dpo_run(trained_run, embedded, tmp_path_factory):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=HANG_S,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return SimpleNamespace(
@@ -106,7 +107,7 @@ def test_dpo_run_trains_resumes_after_a_kill_and_merges(dpo_run):
     )
 
     from tunebench.chat import GenerationSettings, open_chat_model
-    from tunebench.prompts import sql_messages
+    from tunebench.sql.prompt import sql_messages
 
     rows = dpo_run.rows
     model = open_chat_model(out / "merged", GenerationSettings(max_new_tokens=48))
@@ -151,7 +152,7 @@ def test_make_eval_compares_the_dpo_run_with_its_sft_run_on_mt_bench(dpo_run, tm
             ["make", "--no-print-directory", "-o", "setup", "eval", f"MODEL={dpo_run.out / 'merged'}",
              f"BASELINE={dpo_run.sft}", "JUDGE=standin", f"QUESTIONS_DIR={questions}", f"MT_BENCH_ARGS={args}",
              f"BIN={Path(sys.executable).parent}"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=HANG_S,
         )  # fmt: skip
     finally:
         server.shutdown()
@@ -183,7 +184,7 @@ def test_a_bad_preference_row_stops_the_run_before_the_model_loads(trained_run, 
     )
     out = tmp_path / "bad"
     proc = subprocess.run(
-        _cmd(trained_run.merged, bad, out), cwd=REPO, capture_output=True, text=True, timeout=300
+        _cmd(trained_run.merged, bad, out), cwd=REPO, capture_output=True, text=True, timeout=HANG_S
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"error: {bad}, row 2, field 'rejected': missing column" in proc.stderr

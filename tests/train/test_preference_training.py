@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tunebench.jsonl import read_jsonl, write_jsonl
-from tunebench.prompts import sql_messages
+from tunebench.data.jsonl import read_jsonl, write_jsonl
+from tunebench.sql.prompt import sql_messages
 
 pytestmark = pytest.mark.slow
 

@@ -12,10 +12,10 @@ import sys
 import pytest
 from huggingface_hub import ModelCard
 
-from tests.conftest import REPO
+from tests.conftest import HANG_S, REPO
 from tests.train.hub_standin import StandInHub
-from tunebench.paths import RunPaths
-from tunebench.run_record import RunManifest
+from tunebench.runs.paths import RunPaths
+from tunebench.runs.record import RunManifest
 from tunebench.train.model_card import render_model_card
 
 TOKEN = "hf_standin_write_token"
@@ -50,7 +50,7 @@ def push(
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
 
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from tests.conftest import run_train
-from tunebench.paths import RunPaths
-from tunebench.run_record import RunManifest
+from tunebench.runs.paths import RunPaths
+from tunebench.runs.record import RunManifest
 
 FIDELITY_PROMPTS = 40
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tunebench.formats import FORMATTERS
-from tunebench.sources import FOLDER_FORMATS
+from tunebench.data.formats import FORMATTERS
+from tunebench.train.sources import FOLDER_FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))

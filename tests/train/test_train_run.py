@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_train, train_cmd
-from tunebench.chat_template import IM_END
-from tunebench.prompts import sql_messages
-from tunebench.run_record import RunManifest
+from tests.conftest import HANG_S, REPO, run_train, train_cmd
+from tunebench.chat.template import IM_END
+from tunebench.runs.record import RunManifest
+from tunebench.sql.prompt import sql_messages
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_merged_chat_template_renders_exactly_like_training(trained_run, embedde
     """The served model sees the training format: same text, same token ids, same answer mask."""
     from transformers import AutoTokenizer
 
-    from tunebench.chat_template import ensure_chatml
+    from tunebench.chat.template import ensure_chatml
 
     train_tok, _ = ensure_chatml(AutoTokenizer.from_pretrained(embedded.base_dir))
     merged_tok = AutoTokenizer.from_pretrained(trained_run.merged)
@@ -163,7 +163,7 @@ def test_bad_dataset_fails_before_training(embedded, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode != 0
     assert f"{bad}, row 2, field 'question': expected a string, got int" in proc.stderr
@@ -196,7 +196,7 @@ def test_ddp_on_cpu_with_accelerate(embedded, tmp_path):
         *base[1:],
     ]
     env = dict(os.environ, ACCELERATE_USE_CPU="1")
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     training = RunManifest.load(out / "manifest.json").training
     assert training.world_size == 2 and training.global_step == 4

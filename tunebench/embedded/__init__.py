@@ -10,7 +10,7 @@ def build_embedded(seed: int = 0, force: bool = False):
     Returns (dataset folder, model folder)."""
     from tunebench.embedded.sqlgen import build_sql_dataset
     from tunebench.embedded.tiny_model import build_tiny_base
-    from tunebench.paths import embedded_sql_dir, tiny_base_dir
+    from tunebench.runs.paths import embedded_sql_dir, tiny_base_dir
 
     data = build_sql_dataset(embedded_sql_dir(), seed=seed, force=force)
     model = build_tiny_base(tiny_base_dir(), data, seed=seed, force=force)

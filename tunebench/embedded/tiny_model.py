@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-from tunebench.chat_template import CHATML_TEMPLATE, IM_END, IM_START
-from tunebench.paths import TINY_MARKER
+from tunebench.chat.template import CHATML_TEMPLATE, IM_END, IM_START
+from tunebench.runs.paths import TINY_MARKER
 
 PAD = "<|pad|>"
 EOT = "<|endoftext|>"
@@ -60,7 +60,7 @@ def tokenizer_corpus(dataset_dir: Path) -> list[str]:
     """Texts the tokenizer learns from: the training split rendered as ChatML, so common prompt
     pieces (system prompt, CREATE TABLE, column names) become single tokens."""
     from tunebench.embedded.sqlgen import load_split
-    from tunebench.prompts import sql_messages
+    from tunebench.sql.prompt import sql_messages
 
     texts = []
     for r in load_split(dataset_dir, "train"):

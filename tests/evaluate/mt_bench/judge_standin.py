@@ -51,7 +51,7 @@ class StandInJudge:
         self.inflight = 0
         self.lock = threading.Lock()
 
-    def wait_idle(self, timeout_s: float = 10.0) -> None:
+    def wait_idle(self, timeout_s: float = 300.0) -> None:
         """Let requests of a killed client finish, so they are not counted as the next run's."""
         deadline = time.monotonic() + timeout_s
         while self.inflight and time.monotonic() < deadline:

@@ -10,13 +10,14 @@ import sys
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.evaluate.mt_bench.judge_standin import REPO, StandInJudge
 from tunebench.chat import open_chat_model
-from tunebench.chat_template import CHATML_TEMPLATE
+from tunebench.chat.template import CHATML_TEMPLATE
+from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import AnswerConfig, sample_questions, write_sample_questions
 from tunebench.evaluate.mt_bench.answers import generate_answers, resolve_source
 from tunebench.evaluate.mt_bench.data import TEMPERATURE_CONFIG, load_answers
-from tunebench.jsonl import read_jsonl
 
 
 def assert_fastchat_answers(path, model_id: str, question_ids: list[int]) -> None:
@@ -60,7 +61,7 @@ def test_cli_run_with_a_served_url_and_a_folder(tiny_server, embedded, standin, 
         "--out",
         str(out),
     ]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
     served_id = resolve_source(f"{tiny_server.base_url}#{tiny_server.model}", out).model_id
     assert_fastchat_answers(out / "model_answer" / f"{served_id}.jsonl", served_id, [1, 2, 3])

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 import tunebench.evaluate.mt_bench.data as data
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import JsonlAppender
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench import matches as mm
 from tunebench.evaluate.mt_bench.answers import resolve_source
 from tunebench.evaluate.mt_bench.data import load_question_set
 from tunebench.evaluate.mt_bench.sample import write_sample_questions
-from tunebench.formats import DataFormatError
-from tunebench.jsonl import JsonlAppender
-from tunebench.paths import models_root
+from tunebench.runs.paths import models_root
 
 
 def fastchat_source(name: str) -> ast.Module:

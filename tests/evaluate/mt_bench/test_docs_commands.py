@@ -17,9 +17,10 @@ from argparse import Namespace
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.evaluate.mt_bench.judge_standin import REPO, SECRET
+from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import write_sample_questions
-from tunebench.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow
 DOC = REPO / "docs" / "mt-bench.md"
@@ -50,14 +51,14 @@ def run_documented(command: str, env: dict, workdir) -> subprocess.CompletedProc
         env[name] = value
     assert words[0] == "make", command
     dry = subprocess.run(
-        ["make", "-n", *words[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        ["make", "-n", *words[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=HANG_S
     )
     assert dry.returncode == 0, dry.stderr
     (line,) = [x for x in dry.stdout.replace("\\\n", " ").splitlines() if "tunebench.evaluate.mt_bench" in x]
     argv = shlex.split(line)
     assert argv[0].endswith("python")
     return subprocess.run(
-        [sys.executable, *argv[1:]], cwd=workdir, env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, *argv[1:]], cwd=workdir, env=env, capture_output=True, text=True, timeout=HANG_S
     )
 
 

@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 
+from tests.conftest import HANG_S
 from tests.evaluate.mt_bench.judge_standin import REPO, judge_args, results_args
 from tunebench.evaluate.mt_bench import cli as mt_bench
 
 
 def make_dry(*args: str) -> str:
-    proc = subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.replace("\\\n", " ")  # one line per command
 
@@ -24,7 +25,7 @@ def test_smoke_target_never_trains_and_names_a_missing_model(tmp_path):
     (smoke,) = [c for c in commands.splitlines() if "tunebench.evaluate.mt_bench smoke" in c]
     assert f"--model {missing}" in smoke and "--dry-run" not in smoke  # run's flags stay with `run`
     proc = subprocess.run(
-        [sys.executable, *smoke.split()[1:]], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, *smoke.split()[1:]], cwd=REPO, capture_output=True, text=True, timeout=HANG_S
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (line,) = proc.stderr.strip().splitlines()

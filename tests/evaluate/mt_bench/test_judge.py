@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from tests.conftest import HANG_S
 from tests.evaluate.mt_bench.judge_standin import (
     MARK,
     REPO,
@@ -21,10 +22,10 @@ from tests.evaluate.mt_bench.judge_standin import (
     results_args,
     write_answers,
 )
+from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench import write_sample_questions
 from tunebench.evaluate.mt_bench.data import load_answers
-from tunebench.jsonl import read_jsonl
 
 
 def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir, monkeypatch, capsys):
@@ -242,7 +243,7 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
         first_run_calls = sum(judge.answered.values())
 
         judge.reset()
-        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=120)
+        subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=HANG_S)
         assert not any(judge.calls[p] for p in on_disk)  # nothing on disk was asked again
         assert sum(judge.answered.values()) == 32 - len(on_disk)
         assert first_run_calls >= len(on_disk)

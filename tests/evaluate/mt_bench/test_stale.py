@@ -10,9 +10,9 @@ import shutil
 import pytest
 
 from tests.evaluate.mt_bench.judge_standin import TABLE, StandInJudge
+from tunebench.data.jsonl import read_jsonl, write_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench import sample_questions, write_sample_questions
-from tunebench.jsonl import read_jsonl, write_jsonl
 
 
 def answer_rows(model: str, quality) -> list[dict]:

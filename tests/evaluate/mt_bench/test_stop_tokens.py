@@ -39,8 +39,8 @@ def with_other_eos(src, dst) -> int:
 def test_answers_stop_at_the_end_of_turn_not_at_eos(trained_run, embedded, tmp_path):
     import torch
 
-    from tunebench.jsonl import read_jsonl
-    from tunebench.prompts import sql_messages
+    from tunebench.data.jsonl import read_jsonl
+    from tunebench.sql.prompt import sql_messages
 
     folder = tmp_path / "other-eos"
     eos_id = with_other_eos(trained_run.merged, folder)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from tunebench.sql_schema import column_names
+from tunebench.sql.schema import column_names
 
 _FLIPS = {
     exp.GT: exp.GTE,

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import HANG_S, REPO
 from tests.evaluate.sql.samples import make_spider_dir, scc_rows
 from tunebench.evaluate.sql.cli import main
 from tunebench.evaluate.sql.generate import describe_model
@@ -24,7 +24,7 @@ LIMIT = 30
 def run_cli(*argv: str) -> subprocess.CompletedProcess:
     """The command users type: `python -m tunebench.evaluate.sql …`."""
     cmd = [sys.executable, "-m", "tunebench.evaluate.sql", *argv]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
 

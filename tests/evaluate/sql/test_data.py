@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from tests.evaluate.sql.samples import HEAD, make_spider_dir, scc_rows
+from tunebench.data.formats import DataFormatError
 from tunebench.evaluate.sql.data import load_embedded, load_spider
 from tunebench.evaluate.sql.sql_create_context import load_sql_create_context
-from tunebench.formats import DataFormatError
-from tunebench.sql_exec import execute_readonly
+from tunebench.sql.execute import execute_readonly
 
 
 @pytest.fixture(scope="module")

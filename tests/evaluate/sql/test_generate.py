@@ -9,11 +9,11 @@ import threading
 import pytest
 
 from tunebench.chat import GenerationSettings, ModelSpec, RemoteChatModel
-from tunebench.chat_template import IM_END
+from tunebench.chat.template import IM_END
 from tunebench.evaluate.sql.config import EvalConfig
 from tunebench.evaluate.sql.data import load_embedded
 from tunebench.evaluate.sql.generate import open_model
-from tunebench.sql_text import extract_sql
+from tunebench.sql.extract import extract_sql
 
 N_QUESTIONS = 32
 SETTINGS = GenerationSettings(max_new_tokens=48, stop=(IM_END,))  # gold queries: at most 41 tokens

@@ -17,7 +17,7 @@ from tunebench.evaluate.sql.metrics import (
     results_match,
 )
 from tunebench.evaluate.sql.scoring import Scorer
-from tunebench.sql_sandbox import SqlSandbox
+from tunebench.sql.sandbox import SqlSandbox
 
 SCHEMA = (
     "CREATE TABLE staff (id INTEGER, name TEXT, dept_id INTEGER, salary REAL, city TEXT);\n"

@@ -8,7 +8,7 @@ import pytest
 from tests.evaluate.sql.spider_bank import OFFICIAL, PAIRS, STRICT, build_db
 from tunebench.evaluate.sql import spider_exec
 from tunebench.evaluate.sql.scoring import Scorer
-from tunebench.sql_sandbox import SqlSandbox
+from tunebench.sql.sandbox import SqlSandbox
 
 
 @pytest.fixture(scope="module")

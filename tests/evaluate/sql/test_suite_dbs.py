@@ -18,7 +18,7 @@ from tunebench.evaluate.sql.load import with_suites
 from tunebench.evaluate.sql.scoring import Scorer
 from tunebench.evaluate.sql.sql_create_context import load_sql_create_context
 from tunebench.evaluate.sql.suite_dbs import SUITE_SIZE
-from tunebench.sql_sandbox import SqlSandbox
+from tunebench.sql.sandbox import SqlSandbox
 
 HAVING = {
     "question": "Which states have more than 3 heads?",

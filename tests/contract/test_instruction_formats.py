@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.formats import DataFormatError
-from tunebench.instruction_formats import INSTRUCTION_FORMATS, INSTRUCTION_SIGNATURES
+from tunebench.data.formats import FORMATTERS, SIGNATURES, DataFormatError
 
 ALPACA = {
     "instruction": "Identify the odd one out.",
@@ -22,27 +21,25 @@ ORCA = {
 
 
 def test_alpaca_puts_the_input_after_the_instruction_and_skips_an_empty_one():
-    messages = INSTRUCTION_FORMATS["alpaca"](ALPACA, "alpaca.jsonl", 1)
+    messages = FORMATTERS["alpaca"](ALPACA, "alpaca.jsonl", 1)
     assert messages == [
         {"role": "user", "content": "Identify the odd one out.\n\nTwitter, Instagram, Telegram"},
         {"role": "assistant", "content": "Telegram"},
     ]
-    assert (
-        INSTRUCTION_FORMATS["alpaca"]({**ALPACA, "input": ""}, "a", 1)[0]["content"] == ALPACA["instruction"]
-    )
+    assert FORMATTERS["alpaca"]({**ALPACA, "input": ""}, "a", 1)[0]["content"] == ALPACA["instruction"]
 
 
 def test_openorca_keeps_its_system_prompt_when_there_is_one():
-    messages = INSTRUCTION_FORMATS["openorca"](ORCA, "orca.parquet", 1)
+    messages = FORMATTERS["openorca"](ORCA, "orca.parquet", 1)
     assert [m["role"] for m in messages] == ["system", "user", "assistant"]
-    assert [m["role"] for m in INSTRUCTION_FORMATS["openorca"]({**ORCA, "system_prompt": ""}, "o", 1)] == [
+    assert [m["role"] for m in FORMATTERS["openorca"]({**ORCA, "system_prompt": ""}, "o", 1)] == [
         "user",
         "assistant",
     ]
 
 
 def test_signatures_tell_the_formats_apart():
-    cols = {name: needed for name, needed in INSTRUCTION_SIGNATURES}
+    cols = {name: needed for name, needed in SIGNATURES}
     assert cols["alpaca"] <= set(ALPACA) and not cols["openorca"] <= set(ALPACA)
     assert cols["openorca"] <= set(ORCA) and not cols["alpaca"] <= set(ORCA)
 
@@ -59,5 +56,5 @@ def test_signatures_tell_the_formats_apart():
 )
 def test_bad_rows_get_one_clear_error(fmt, row, message):
     with pytest.raises(DataFormatError) as err:
-        INSTRUCTION_FORMATS[fmt](row, "alpaca.jsonl", 7)
+        FORMATTERS[fmt](row, "alpaca.jsonl", 7)
     assert str(err.value).startswith(message)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tunebench.openai_compat import normalize_base_url
+from tunebench.chat.openai_compat import normalize_base_url
 
 log = logging.getLogger("tunebench.chat")
 

@@ -2,7 +2,7 @@
 Spider-format folder.
 
 Hub ids and files go through `datasets.load_dataset`; local files keep their path so errors can name
-them. A Spider-format folder (`database/` + questions files) is read by `tunebench.spider_folder`, the
+them. A Spider-format folder (`database/` + questions files) is read by `tunebench.data.spider_folder`, the
 reader SQL evaluation uses, so a model trains on the prompt it is scored with.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from tunebench.formats import DataFormatError, detect_format, to_messages
-from tunebench.spider_folder import is_spider_folder, spider_messages
+from tunebench.data.formats import DataFormatError, detect_format, to_messages
+from tunebench.data.spider_folder import is_spider_folder, spider_messages
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
 FOLDER_FORMATS = ("spider",)  # formats read from a whole folder, not row by row

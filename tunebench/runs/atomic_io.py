@@ -2,7 +2,7 @@
 
 Every stage writes results that a killed run must not leave half-written (manifests, recipes, model
 cards, reports, figures, FastChat files, SQLite databases, model folders), so they all go through these.
-Files that grow a line at a time (predictions, answers, judgments) use `tunebench.jsonl` instead.
+Files that grow a line at a time (predictions, answers, judgments) use `tunebench.data.jsonl` instead.
 """
 
 from __future__ import annotations

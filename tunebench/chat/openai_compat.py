@@ -33,33 +33,8 @@ class Endpoint:
             max_retries=self.max_retries,
         )
 
-    def async_client(self):
-        from openai import AsyncOpenAI
-
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        return AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=key or NO_KEY,
-            timeout=self.timeout_s,
-            max_retries=self.max_retries,
-        )
-
 
 def normalize_base_url(url: str) -> str:
     """Accept `http://host:port`, `…/v1` or `…/v1/`; return the `/v1` base the client wants."""
     url = url.rstrip("/")
     return url if url.endswith("/v1") else url + "/v1"
-
-
-def run_sync(coro):
-    """Run a coroutine to completion from synchronous code, even where an event loop is already
-    running in this thread (Jupyter, Playwright's sync API): then it runs on a fresh loop in a worker."""
-    import asyncio
-    import concurrent.futures
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()

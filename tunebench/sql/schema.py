@@ -29,7 +29,7 @@ def parse_schema(schema_sql: str) -> list[TableDef]:
         statements = [s for s in sqlglot.parse(schema_sql, read="sqlite") if s is not None]
     except sqlglot.errors.SqlglotError as err:
         raise SchemaError(f"cannot parse the schema: {err}") from err
-    except RecursionError:  # sqlglot recurses per nesting level (tunebench/sql_parse.py)
+    except RecursionError:  # sqlglot recurses per nesting level (tunebench/sql/parse.py)
         raise SchemaError("cannot parse the schema: it nests too deeply") from None
     tables = []
     for stmt in statements:

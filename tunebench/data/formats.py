@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tunebench.prompts import sql_messages
+from tunebench.sql.prompt import sql_messages
 
 ROLES = ("system", "user", "assistant")
 
@@ -107,7 +107,7 @@ def from_dolly(row, source, index):
 def check_sql_context(context: str, source: str, index: int | None) -> None:
     """A sql-create-context `context` must be CREATE TABLE statements: the one check training and
     evaluation share (a model trained on anything else would see a schema evaluation cannot build)."""
-    from tunebench.sql_schema import SchemaError, parse_schema
+    from tunebench.sql.schema import SchemaError, parse_schema
 
     try:
         parse_schema(context)
@@ -132,18 +132,45 @@ def from_embedded_sql(row, source, index):
     return validate_messages(sql_messages(schema, question, query), source, index)
 
 
+def from_alpaca(row, source, index):
+    """tatsu-lab/alpaca: the instruction, then the input (when there is one) as the user turn."""
+    instruction = text_field(row, "instruction", source, index).strip()
+    extra = text_field(row, "input", source, index, optional=True).strip()
+    output = text_field(row, "output", source, index)
+    user = f"{instruction}\n\n{extra}" if extra else instruction
+    return validate_messages(
+        [{"role": "user", "content": user}, {"role": "assistant", "content": output}], source, index
+    )
+
+
+def from_openorca(row, source, index):
+    """Open-Orca/OpenOrca: system_prompt (empty for about a fifth of the rows), question, response."""
+    system = text_field(row, "system_prompt", source, index, optional=True).strip()
+    question = text_field(row, "question", source, index)
+    response = text_field(row, "response", source, index)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": "user", "content": question}, {"role": "assistant", "content": response}]
+    return validate_messages(messages, source, index)
+
+
 FORMATTERS: dict[str, Callable[[Mapping, str, int], list[dict]]] = {
     "messages": from_messages,
     "dolly": from_dolly,
     "sql-create-context": from_sql_create_context,
     "text2sql": from_embedded_sql,
+    "alpaca": from_alpaca,
+    "openorca": from_openorca,
 }
 
-# Columns that identify each format, for `dataset_format: auto`.
-_SIGNATURES = (
+# Columns that identify each format, for `dataset_format: auto`, most specific first: OpenOrca's
+# (system_prompt, question, response) and Alpaca's (instruction, output) before Dolly's
+# (instruction, response), which Alpaca's does not overlap.
+SIGNATURES = (
     ("messages", {"messages"}),
     ("text2sql", {"schema", "question", "query"}),
     ("sql-create-context", {"context", "question", "answer"}),
+    ("openorca", {"system_prompt", "question", "response"}),
+    ("alpaca", {"instruction", "output"}),
     ("dolly", {"instruction", "response"}),
 )
 
@@ -166,11 +193,11 @@ def detect_by_columns(
 
 
 def detect_format(columns: Iterable[str], source: str) -> str:
-    return detect_by_columns(_SIGNATURES, columns, source, FORMATTERS, "dataset")
+    return detect_by_columns(SIGNATURES, columns, source, FORMATTERS, "dataset")
 
 
 def required_columns(fmt: str) -> set[str]:
-    return next(needed for name, needed in _SIGNATURES if name == fmt)
+    return next(needed for name, needed in SIGNATURES if name == fmt)
 
 
 def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterable[str] | None = None):
@@ -186,19 +213,3 @@ def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterabl
     convert = FORMATTERS[fmt]
     # 1-based: the row number a person finds by counting lines in the file (line 1 = row 1).
     return [convert(row, source, i) for i, row in enumerate(rows, start=1)]
-
-
-def _register_instruction_formats() -> None:
-    """Alpaca and OpenOrca live in their own module (which imports this one): add them here, before
-    Dolly in the `auto` order, so `dataset_format: alpaca | openorca | auto` reaches them."""
-    global _SIGNATURES
-    from tunebench.instruction_formats import INSTRUCTION_FORMATS, INSTRUCTION_SIGNATURES
-
-    FORMATTERS.update(INSTRUCTION_FORMATS)
-    names = {name for name, _ in INSTRUCTION_SIGNATURES}
-    rest = tuple(s for s in _SIGNATURES if s[0] not in names)
-    dolly = next(i for i, (name, _) in enumerate(rest) if name == "dolly")
-    _SIGNATURES = rest[:dolly] + tuple(INSTRUCTION_SIGNATURES) + rest[dolly:]
-
-
-_register_instruction_formats()

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tunebench.openai_compat import Endpoint
+from tunebench.chat.openai_compat import Endpoint
 
 
 def free_port() -> int:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunebench.atomic_io import atomic_write_json
-from tunebench.paths import RunPaths
+from tunebench.runs.atomic_io import atomic_write_json
+from tunebench.runs.paths import RunPaths
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunebench.chat_base import (
+from tunebench.chat.base import (
     ChatError,
     ChatModel,
     GenerationSettings,
@@ -13,7 +13,7 @@ from tunebench.chat_base import (
     describe_error,
     map_bounded,
 )
-from tunebench.openai_compat import Endpoint
+from tunebench.chat.openai_compat import Endpoint
 
 
 class RemoteChatModel(ChatModel):

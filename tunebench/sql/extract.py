@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tunebench.chat_template import IM_END
+from tunebench.chat.template import IM_END
 
 _FENCE = re.compile(r"```(?:sql|sqlite)?\s*(.*?)(?:```|$)", re.S | re.I)
 

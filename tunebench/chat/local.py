@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tunebench.chat_base import ChatError, ChatModel, GenerationSettings, ModelSpec
-from tunebench.chat_template import CHATML_TEMPLATE
+from tunebench.chat.base import ChatError, ChatModel, GenerationSettings, ModelSpec
+from tunebench.chat.template import CHATML_TEMPLATE
 
 # End-of-turn tokens of the chat formats in use; a template that writes one ends a turn with it, which
 # may differ from the tokenizer's eos (Gemma's <end_of_turn>, Phi-3's <|end|>, Llama-3's <|eot_id|>).

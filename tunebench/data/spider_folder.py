@@ -3,7 +3,7 @@
 A Spider-format folder is `database/<db_id>/<db_id>.sqlite` plus JSON lists of
 {db_id, question, query}: Spider's `train_spider.json`, `train_others.json` and `dev.json`
 (BIRD's `SQL`, `evidence` and `difficulty` keys are read too). Training turns each item into the
-same question + schema → SQL conversation that evaluation asks (`tunebench.prompts.sql_messages`);
+same question + schema → SQL conversation that evaluation asks (`tunebench.sql.prompt.sql_messages`);
 evaluation adds its own classification and test-suite databases on top of these items.
 Rows are numbered from 1 in errors (a JSON list's first item is row 1).
 """
@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunebench.formats import DataFormatError
-from tunebench.sql_exec import schema_of
+from tunebench.data.formats import DataFormatError
+from tunebench.sql.execute import schema_of
 
 # Spider's own names for its splits. Its README counts both train files as the training set.
 SPLIT_FILES = {
@@ -130,7 +130,7 @@ def read_spider(
 
 def spider_messages(root: str | Path, split: str = "train", *, limit: int | None = None) -> list[list[dict]]:
     """Training conversations (system + user: schema and question; assistant: the gold SQL) of a split."""
-    from tunebench.prompts import sql_messages
+    from tunebench.sql.prompt import sql_messages
 
     conversations: list[list[dict]] = []
     for qfile in split_files(root, split):

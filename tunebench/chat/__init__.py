@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunebench.chat_base import (
+from tunebench.chat.base import (
     ChatError,
     ChatModel,
     GenerationSettings,
@@ -30,8 +30,8 @@ from tunebench.chat_base import (
     is_model_spec,
     map_bounded,
 )
-from tunebench.chat_local import END_OF_TURN_TOKENS, LocalChatModel, end_of_turn_ids, resolve_dtype
-from tunebench.chat_remote import RemoteChatModel
+from tunebench.chat.local import END_OF_TURN_TOKENS, LocalChatModel, end_of_turn_ids, resolve_dtype
+from tunebench.chat.remote import RemoteChatModel
 
 __all__ = [
     "END_OF_TURN_TOKENS",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunebench.formats import DataFormatError, detect_by_columns, validate_messages
+from tunebench.data.formats import DataFormatError, detect_by_columns, validate_messages
 
 SHP_MIN_SCORE_RATIO = 2.0
 
@@ -346,8 +346,8 @@ def load_preference_rows(
     """A hub id or local file(s)/folder → (converted rows, stats). Local JSONL keeps its line numbers."""
     from datasets import load_dataset
 
-    from tunebench.jsonl import iter_jsonl
-    from tunebench.sources import local_files
+    from tunebench.data.jsonl import iter_jsonl
+    from tunebench.train.sources import local_files
 
     files = local_files(source)
     parts: list[tuple[str, Any]] = []

@@ -1,7 +1,7 @@
 """Untrusted SQL with hard bounds: `sql_exec.execute_readonly` run in a child process, bounded in
 time, memory and bytes from the statement to the answer in the caller's hands.
 
-`tunebench.sql_exec` bounds time with a progress handler, but SQLite only calls it between VM
+`tunebench.sql.execute` bounds time with a progress handler, but SQLite only calls it between VM
 instructions, so one function call that does a lot of work runs to its end. Measured on 2 cores
 with a 1 s limit: `SELECT randomblob(900000000)` ran 21.6 s holding ~1 GB, and
 `SELECT printf('%.*c', 900000000, 'x') IS NULL` 23 s. `sql_exec` caps what a statement may build
@@ -32,7 +32,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from tunebench.sql_exec import MAX_RESULT_BYTES, SqlResult, execute_readonly
+from tunebench.sql.execute import MAX_RESULT_BYTES, SqlResult, execute_readonly
 
 CHILD_MEMORY_BYTES = 2 << 30  # address-space cap of the sandbox process
 CHILD_HEAP_BYTES = 1 << 30  # SQLite's own allocations in the child (below the address-space cap)
@@ -103,7 +103,7 @@ class SqlSandbox:
     """Runs statements in a child process; one past `timeout_s + grace_s` gets the child killed.
 
     Use as a context manager (or call `close()`); thread-safe (statements run one at a time).
-    The child is a fresh `python -m tunebench.sql_sandbox` (not a fork: the parent may hold torch
+    The child is a fresh `python -m tunebench.sql.sandbox` (not a fork: the parent may hold torch
     threads, and multiprocessing's spawn would re-run the caller's `__main__`).
     """
 
@@ -133,7 +133,7 @@ class SqlSandbox:
         cmd = [
             sys.executable,
             "-m",
-            "tunebench.sql_sandbox",
+            "tunebench.sql.sandbox",
             *map(str, (req_r, ans_w, self.memory_bytes, self.heap_bytes)),
         ]
         self._proc = subprocess.Popen(cmd, pass_fds=(req_r, ans_w), stdin=subprocess.DEVNULL)

@@ -16,8 +16,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from tunebench.atomic_io import atomic_write_bytes
-from tunebench.formats import DataFormatError
+from tunebench.data.formats import DataFormatError
+from tunebench.runs.atomic_io import atomic_write_bytes
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
