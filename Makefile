@@ -86,7 +86,7 @@ push: setup ## publish a run: make push REPO_ID=org/name [RUN=models/<run>] [WHA
 
 ##@ setup
 demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve
-	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml $(ARGS)
+	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --overwrite=true $(ARGS)
 	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"
 	@$(MAKE) --no-print-directory eval-sql MODEL=models/tiny-text-to-sql/merged BASELINE=$(BASE_MODEL)
 	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=models/tiny-text-to-sql/merged
@@ -101,7 +101,7 @@ demo-dpo: setup ## SFT vs DPO: execution-feedback pairs from the SFT model, DPO 
 	@test -f models/tiny-text-to-sql/merged/config.json || { echo "no SFT model at models/tiny-text-to-sql/merged: run make train (or make demo) first" >&2; exit 2; }
 	$(BIN)/python -m tunebench.train.pairs --model models/tiny-text-to-sql/merged \
 		--data data/text2sql/train.jsonl --out $(PAIRS) $(PAIRS_ARGS)
-	$(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --dataset_name=$(PAIRS)
+	$(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --dataset_name=$(PAIRS) --overwrite=true
 	$(BIN)/python -m tunebench.evaluate.sql --model models/tiny-text-to-sql-dpo/merged \
 		--baseline models/tiny-text-to-sql/merged --out artifacts/demo-dpo/sql
 
@@ -112,11 +112,11 @@ SEEDS ?= 0 1 2
 demo-dpo-seeds: setup ## SFT vs DPO over SEEDS ("0 1 2"): one table with mean and spread (artifacts/dpo-seeds/table.md)
 	@set -e; for s in $(SEEDS); do \
 	  m=models/seeds/$$s; \
-	  $(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --seed=$$s --data_seed=$$s --output_dir=$$m/sft; \
+	  $(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --seed=$$s --data_seed=$$s --output_dir=$$m/sft --overwrite=true; \
 	  $(BIN)/python -m tunebench.train.pairs --model $$m/sft/merged --data data/text2sql/train.jsonl \
 	    --out data/pairs/seed$$s.jsonl $(PAIRS_ARGS) --seed $$s; \
 	  $(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --model_name_or_path=$$m/sft/merged \
-	    --dataset_name=data/pairs/seed$$s.jsonl --output_dir=$$m/dpo --seed=$$s --data_seed=$$s; \
+	    --dataset_name=data/pairs/seed$$s.jsonl --output_dir=$$m/dpo --seed=$$s --data_seed=$$s --overwrite=true; \
 	  $(BIN)/python -m tunebench.evaluate.sql --model $$m/dpo/merged --baseline $$m/sft/merged --out artifacts/dpo-seeds/seed$$s; \
 	done
 	$(BIN)/python -m tunebench.evaluate.sql across $(foreach s,$(SEEDS),artifacts/dpo-seeds/seed$(s)) --labels SFT DPO --out artifacts/dpo-seeds/table.md

@@ -22,13 +22,14 @@ from tunebench.runs.atomic_io import atomic_write_json
 
 
 def run_arm(spec: dict, out_path: Path) -> dict:
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
     started = time.perf_counter()
     spec = {**spec, "schedule": "own"}  # the arm's own schedule: TRL's 3 epochs, or the recipe's max_steps
     torch.set_num_threads(int(spec["threads"]))
     torch.manual_seed(spec.get("seed", 0))
-    tb, sft, margs, _ = parse(recipe_overrides(spec))
+    recipe = parse_recipe(recipe_overrides(spec))
+    tb, sft, margs = recipe.args, recipe.config, recipe.model
     work = Path(spec["output_dir"])
     result: dict = {"arm": spec["name"], "kind": spec["kind"], "status": "running"}
 

@@ -51,16 +51,21 @@ def tunebench_trainer(spec: dict, tb, sft, margs, callbacks):
     `trl_loss` swaps in TRL's own loss for the labelled-positions one, to measure what that is worth."""
     from trl import SFTTrainer
 
+    from tunebench.train.assemble import build_trainer
     from tunebench.train.labelled_loss import LabelledLossSFTTrainer
-    from tunebench.train.run import build_trainer
+    from tunebench.train.recipe import Recipe
 
     if spec.get("liger"):
         sft.use_liger_kernel = True
     base = SFTTrainer if spec.get("trl_loss") else LabelledLossSFTTrainer
-    trainer, _, _, info, _ = build_trainer(
-        tb, sft, margs, trainer_cls=counting_trainer_class(base), callbacks=callbacks
+    built = build_trainer(
+        Recipe(tb, sft, margs), trainer_cls=counting_trainer_class(base), callbacks=callbacks
     )
-    return trainer, {"attn_implementation": info["attn_implementation"], "quantization": info["quantization"]}
+    info = built.model_info
+    return built.trainer, {
+        "attn_implementation": info["attn_implementation"],
+        "quantization": info["quantization"],
+    }
 
 
 def plain_trainer(spec: dict, tb, sft, margs, callbacks):
@@ -142,11 +147,12 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
 
 
 def run_arm(spec: dict) -> dict:
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
     torch.set_num_threads(int(spec["threads"]))
     torch.manual_seed(spec.get("seed", 0))
-    tb, sft, margs, _ = parse(recipe_overrides(spec))
+    recipe = parse_recipe(recipe_overrides(spec))
+    tb, sft, margs = recipe.args, recipe.config, recipe.model
     counts = new_counts()
     control = Control(spec.get("ctl_read_fd"), spec.get("ctl_write_fd"))
     timer = WindowTimer(counts, control, spec["warmup_steps"], spec["windows"], spec["window_s"])

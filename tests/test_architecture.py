@@ -29,9 +29,10 @@ STAGES = ("tunebench.train", "tunebench.evaluate", "tunebench.serve")
 TREES = {"tunebench": "tunebench", "bench": "bench"} | {s: s.split(".")[1] for s in STAGES}
 # What bench/ may use of a stage beyond its packages' `__all__`. Keep it short: each entry is a promise.
 PUBLIC_ENTRY_POINTS = {
-    "tunebench.train.run.build_trainer",  # the one place a tunebench SFTTrainer is assembled
+    "tunebench.train.assemble.build_trainer",  # the one place a tunebench trainer is assembled
     "tunebench.train.labelled_loss.LabelledLossSFTTrainer",  # build_trainer's class; bench sets it beside TRL's
-    "tunebench.train.args.parse",  # a recipe + overrides -> the dataclasses build_trainer takes
+    "tunebench.train.recipe.parse_recipe",  # the one recipe parser: a recipe + overrides -> a Recipe
+    "tunebench.train.recipe.Recipe",
     "tunebench.train.sources.load_messages",  # a recipe's dataset as chat rows, for the plain-TRL arms
     "tunebench.train.merge.merge_adapter",
     "tunebench.serve.sample_dbs.SampleDatabases",  # the app's sample questions, for serving latency
@@ -244,12 +245,12 @@ def test_the_split_and_the_marker_are_written_once():
 BROKEN_TREE = {
     "tunebench/__init__.py": "",
     "tunebench/runs/paths.py": 'TINY_MARKER = "tunebench_tiny.json"\n',
-    "tunebench/leaky.py": "def f():\n    from tunebench.train.run import build_trainer\n",
+    "tunebench/leaky.py": "def f():\n    from tunebench.train.assemble import build_trainer\n",
     "tunebench/embedded/__init__.py": "",
     "tunebench/embedded/__main__.py": "def build():\n    pass\n",
     "tunebench/embedded/uses_main.py": "from tunebench.embedded.__main__ import build\n",
     "train/__init__.py": "",
-    "train/run.py": "def build_trainer():\n    pass\n",
+    "train/assemble.py": "def build_trainer():\n    pass\n",
     "train/data.py": "from ..evaluate.sql import data\nfrom tunebench.runs.paths import TINY_MARKER\n",
     "evaluate/__init__.py": "",
     "evaluate/sql/__init__.py": '__all__ = ["run_evaluation"]\nfrom .pipeline import run_evaluation\n',
@@ -262,7 +263,7 @@ BROKEN_TREE = {
     "serve/other.py": 'class OpenAIBackend:\n    marker = "tunebench_tiny.json"\n',
     "serve/long.py": "x = 1\n" * 401,
     "bench/__init__.py": "",
-    "bench/fine.py": "from tunebench.train.run import build_trainer\nfrom tunebench.evaluate.sql import "
+    "bench/fine.py": "from tunebench.train.assemble import build_trainer\nfrom tunebench.evaluate.sql import "
     "run_evaluation\nfrom tunebench.chat import open_chat_model\nfrom bench.common import x\n",
     "bench/reaches.py": "import tunebench.serve.backends\nfrom tunebench.evaluate.sql.pipeline import run_evaluation\n",
 }
@@ -280,7 +281,7 @@ def test_the_checker_reports_a_broken_copy(tmp_path):
         "through tunebench/)",
         "tunebench/embedded/uses_main.py:1 imports tunebench.embedded.__main__.build: a __main__ module is no "
         "library",
-        "tunebench/leaky.py:2 imports tunebench.train.run.build_trainer: the contract imports no stage",
+        "tunebench/leaky.py:2 imports tunebench.train.assemble.build_trainer: the contract imports no stage",
     ]
     assert long_modules(tmp_path) == ["serve/long.py: 401 lines (at most 400)"]
     assert sorted(backend_hierarchies(tmp_path)) == [

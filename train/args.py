@@ -1,15 +1,12 @@
-"""Recipe arguments: TRL's `SFTConfig` and `ModelConfig`, plus the few things tunebench adds.
+"""The recipe keys tunebench adds to TRL's config (SFTConfig, DPOConfig, …) and TRL's `ModelConfig`.
 
 A recipe is one YAML file whose keys fill these three dataclasses (alignment-handbook style);
-`--key=value` on the command line overrides a key.
+`--key=value` on the command line overrides a key. train/recipe.py parses them.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field, fields
-
-import yaml
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -43,7 +40,32 @@ class TunebenchArguments:
             "seed never rebuilds them, so runs with other seeds share one base and one held-out split"
         },
     )
+    trainer: str = field(
+        default="sft",
+        metadata={"help": "sft | dpo | orpo | kto: which TRL trainer (and config) the recipe fills"},
+    )
+    preference_bad_rows: str = field(
+        default="error",
+        metadata={"help": "error: stop at the first malformed preference row | drop: count and skip it"},
+    )
+    shp_min_score_ratio: float = field(
+        default=2.0,
+        metadata={"help": "SHP pairs below this score ratio are left out (the dataset card's advice)"},
+    )
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint of this run"})
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "replace an existing run in output_dir (without it, or --resume, a used folder is refused)"
+        },
+    )
+    cpu_bf16: bool = field(
+        default=False,
+        metadata={
+            "help": "keep bf16 when training on a CPU (CPUs with AMX/AVX512-BF16); off by default: without CUDA "
+            "tunebench switches bf16, tf32 and gradient checkpointing off"
+        },
+    )
     merge: bool = field(default=True, metadata={"help": "merge the adapter into a full model after training"})
     merge_dtype: str = field(
         default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float32"}
@@ -72,38 +94,3 @@ class TunebenchArguments:
     )
     max_shard_size: str = field(default="2GB")
     hub_model_card_datasets: list[str] = field(default_factory=list)
-
-
-def parse(argv: list[str] | None = None):
-    """Parse `--config recipe.yaml [--key=value …]` into (tunebench, SFTConfig, ModelConfig, resolved)."""
-    from trl import ModelConfig, SFTConfig, TrlParser
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = TrlParser((TunebenchArguments, SFTConfig, ModelConfig))
-    tb, sft, model = parser.parse_args_and_config(argv)
-    return tb, sft, model, resolved_recipe(argv, (tb, sft, model))
-
-
-def _cli_keys(argv: list[str]) -> list[str]:
-    keys = []
-    for a in argv:
-        if a.startswith("--") and a != "--config":
-            keys.append(a[2:].split("=", 1)[0].replace("-", "_"))
-    return keys
-
-
-def resolved_recipe(argv: list[str], parsed) -> dict:
-    """The recipe as it ran: the YAML's keys plus command-line overrides, with their final values."""
-    keys: list[str] = []
-    if "--config" in argv:
-        with open(argv[argv.index("--config") + 1]) as f:
-            keys.extend((yaml.safe_load(f) or {}).keys())
-    keys.extend(k for k in _cli_keys(argv) if k not in keys)
-    out = {}
-    for obj in parsed:
-        names = {f.name for f in fields(obj)}
-        for k in keys:
-            if k in names and k not in out:
-                v = getattr(obj, k)
-                out[k] = v.value if hasattr(v, "value") else v  # enums → their string
-    return out

@@ -25,7 +25,7 @@ def load_train_eval(tb_args):
         config=tb_args.dataset_config,
         fmt=tb_args.dataset_format,
     )
-    test_split = getattr(tb_args, "dataset_test_split", None)
+    test_split = tb_args.dataset_test_split
     train, evaluation = split_heldout(
         rows,
         max_samples=tb_args.max_train_samples,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tunebench.runs.paths import RunPaths
 from tunebench.train.merging import MERGE_BASES, BaseChanged, merge_adapter, merge_run
+from tunebench.train.recipe import RecipeError, parse_recipe
 
 DEFAULT_RECIPE = "recipes/tiny-text-to-sql.yaml"
 
@@ -31,10 +32,7 @@ def locate(target: str | None, config: str | None) -> tuple[Path, RunPaths | Non
             return p, None  # an adapter folder outside a tunebench run
         run = RunPaths(p.parent if p.name == "adapter" else p)
     else:
-        from tunebench.train.args import parse
-
-        _, sft, _, _ = parse(["--config", config or DEFAULT_RECIPE])
-        run = RunPaths(Path(sft.output_dir))
+        run = RunPaths(Path(parse_recipe(["--config", config or DEFAULT_RECIPE]).config.output_dir))
     return run.adapter, run if run.manifest.exists() else None
 
 
@@ -62,7 +60,11 @@ def main(argv=None) -> int:
     ap.add_argument("--max-shard-size", default="2GB", help="for an adapter outside a run")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    adapter, run = locate(args.target, args.config)
+    try:
+        adapter, run = locate(args.target, args.config)
+    except RecipeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not (adapter / "adapter_config.json").exists():
         print(
             f"error: {adapter}: no LoRA adapter here (adapter_config.json); train the run first",

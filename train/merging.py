@@ -107,40 +107,64 @@ def merge_base_for(manifest: RunManifest, requested: str | None = None) -> str:
     original full-precision base; a LoRA adapter into the full-precision base it was trained on."""
     if manifest.method != "qlora":
         return "full-precision"
-    choice = requested or manifest.recipe_value("merge_base", "dequantized")
+    choice = requested or recorded_args(manifest).merge_base
     if choice not in MERGE_BASES:
         raise ValueError(f"merge_base: {choice!r} is not one of {', '.join(MERGE_BASES)}")
     return choice
 
 
-def training_quantization_config(recipe: dict, compute_dtype):
-    """The BitsAndBytesConfig training used, rebuilt from the recipe the run recorded (TRL's own rule)."""
+def recorded_args(manifest: RunManifest):
+    """The run's tunebench keys as training parsed them. A record keeps every key; for an older one
+    that kept only the keys the user set, the dataclass's own defaults fill the rest (training owns the
+    dataclass, so nothing is restated here)."""
     from dataclasses import fields
 
-    from trl import ModelConfig, get_quantization_config
+    from tunebench.train.args import TunebenchArguments
+
+    names = {f.name for f in fields(TunebenchArguments)}
+    return TunebenchArguments(**{k: v for k, v in manifest.recipe.items() if k in names})
+
+
+def recorded_model_config(manifest: RunManifest, compute_dtype=None):
+    """TRL's ModelConfig as training parsed it (the quantization settings), `dtype` the compute dtype."""
+    from dataclasses import fields
+
+    from trl import ModelConfig
 
     names = {f.name for f in fields(ModelConfig)} - {"dtype"}
-    model_args = ModelConfig(**{k: v for k, v in recipe.items() if k in names})
+    model_args = ModelConfig(**{k: v for k, v in manifest.recipe.items() if k in names})
     model_args.dtype = compute_dtype  # as model_setup sets it before asking TRL
-    return get_quantization_config(model_args)
+    return model_args
+
+
+def training_quantization_config(manifest: RunManifest, compute_dtype):
+    """The BitsAndBytesConfig training used, rebuilt from the recipe the run recorded (TRL's own rule)."""
+    from trl import get_quantization_config
+
+    return get_quantization_config(recorded_model_config(manifest, compute_dtype))
+
+
+def trained_on_cuda(manifest: RunManifest) -> bool:
+    import torch
+
+    return torch.cuda.is_available() and manifest.model.device != "cpu"
 
 
 def load_base(manifest: RunManifest, kind: str, merge_dtype, tokenizer):
     """The base weights for `kind`: "as-trained" (4-bit, for the fidelity reference), "dequantized",
     "original" or "full-precision", with the embedding rows of tokens added for ChatML."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     from tunebench.train.model_setup import torch_dtype
 
-    on_cuda = torch.cuda.is_available() and not manifest.recipe_value("use_cpu", False)
+    on_cuda = trained_on_cuda(manifest)
     device = "cuda" if on_cuda else "cpu"
     if kind in ("as-trained", "dequantized"):
-        compute_dtype = torch_dtype(manifest.recipe_value("dtype"), on_cuda=on_cuda)
+        compute_dtype = torch_dtype(manifest.recipe.get("dtype"), on_cuda=on_cuda)
         model = AutoModelForCausalLM.from_pretrained(
             manifest.base_model,
             dtype=compute_dtype,
-            quantization_config=training_quantization_config(manifest.recipe, compute_dtype),
+            quantization_config=training_quantization_config(manifest, compute_dtype),
             device_map={"": 0 if on_cuda else "cpu"},
         )
         if kind == "dequantized":
@@ -165,38 +189,31 @@ def keep_training_kernel(model) -> None:
 def fidelity_conversations(manifest: RunManifest, n: int) -> list[list[dict]]:
     """A fixed sample of prompts the run did not train on: `fidelity_dataset` when the recipe names one,
     else the run's held-out split, else (no held-out rows at all) its first training rows."""
-    from tunebench.train.args import TunebenchArguments
     from tunebench.train.data import load_train_eval
     from tunebench.train.fidelity import prompt_conversations
     from tunebench.train.sources import load_messages
 
-    source = manifest.recipe_value("fidelity_dataset")
+    args = recorded_args(manifest)
+    source = args.fidelity_dataset
     if source and not Path(source).exists():
         log.warning("fidelity_dataset %s does not exist here: using the run's held-out split", source)
         source = None
     if source:
-        return prompt_conversations(
-            load_messages(source, fmt=manifest.recipe_value("dataset_format", "auto")), n
-        )
-    names = set(TunebenchArguments.__dataclass_fields__)
-    tb = TunebenchArguments(**{k: v for k, v in manifest.recipe.items() if k in names})
-    kind = manifest.recipe_value("trainer", "sft")
-    if kind != "sft":
-        return preference_prompts(manifest, tb, kind, n)
-    train, heldout = load_train_eval(tb)
+        return prompt_conversations(load_messages(source, fmt=args.dataset_format), n)
+    if args.trainer != "sft":
+        return preference_prompts(args, n)
+    train, heldout = load_train_eval(args)
     if heldout is None:
         log.warning("the run held no rows out: merge fidelity is measured on training prompts")
     return prompt_conversations(heldout if heldout is not None else train, n)
 
 
-def preference_prompts(manifest: RunManifest, tb, kind: str, n: int) -> list[list[dict]]:
+def preference_prompts(args, n: int) -> list[list[dict]]:
     """A preference run's fidelity prompts: the prompts of its held-out pairs (else its first pairs),
     read as training read them; a KTO run's unpaired rows share a prompt two by two, asked once."""
-    from tunebench.train.preference import PreferenceArguments, load_preference_train_eval
+    from tunebench.train.preference import load_preference_train_eval
 
-    for name, default in vars(PreferenceArguments()).items():
-        setattr(tb, name, manifest.recipe_value(name, default))
-    train, heldout, _ = load_preference_train_eval(tb, kind)
+    train, heldout, _ = load_preference_train_eval(args, args.trainer)
     if heldout is None:
         log.warning("the run held no pairs out: merge fidelity is measured on training prompts")
     prompts: list[list[dict]] = []
@@ -222,7 +239,6 @@ def merge_run(
     base, and (into the run's own merged/) record both in the manifest and the model card.
 
     Returns (merged folder, merge record)."""
-    import torch
     from peft import PeftModel
     from transformers import AutoTokenizer
 
@@ -234,15 +250,14 @@ def merge_run(
     check_base_unchanged(manifest)
     out = Path(out or run.merged)
     kind = merge_base_for(manifest, merge_base)
-    on_cuda = torch.cuda.is_available() and not manifest.recipe_value("use_cpu", False)
-    dtype = torch_dtype(manifest.recipe_value("merge_dtype", "auto"), on_cuda=on_cuda)
+    args = recorded_args(manifest)
+    on_cuda = trained_on_cuda(manifest)
+    dtype = torch_dtype(args.merge_dtype, on_cuda=on_cuda)
     tokenizer = AutoTokenizer.from_pretrained(str(run.adapter))
     log.info("merging %s into the %s base (%s)", run.adapter, kind, dtype)
     merged = merge_into(load_base(manifest, kind, dtype, tokenizer), run.adapter, tokenizer)
     record = {"merge_base": kind, "dtype": str(dtype).replace("torch.", "")}
-    samples = (
-        fidelity_samples if fidelity_samples is not None else manifest.recipe_value("fidelity_samples", 32)
-    )
+    samples = fidelity_samples if fidelity_samples is not None else args.fidelity_samples
     if samples > 0:
         reference_kind = "as-trained" if manifest.method == "qlora" else "full-precision"
         reference = PeftModel.from_pretrained(
@@ -256,9 +271,7 @@ def merge_run(
     if own_folder:
         manifest.extra["merge"] = record
     card = render_model_card(manifest if own_folder else _with_merge(manifest, record))
-    save_merged(
-        merged, tokenizer, out, card=card, max_shard_size=manifest.recipe_value("max_shard_size", "2GB")
-    )
+    save_merged(merged, tokenizer, out, card=card, max_shard_size=args.max_shard_size)
     if own_folder:
         manifest.save(run.manifest)
     return out, record

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from tunebench.chat.template import ensure_chatml
+from tunebench.hub import hub_unavailable
 from tunebench.train.attention import resolve_attn_implementation
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,14 @@ def load_model_and_tokenizer(model_args, sft_args):
             kwargs["device_map"] = {"": PartialState().local_process_index}
         else:
             kwargs["device_map"] = {"": "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision
-    )
+    name = model_args.model_name_or_path
+    try:
+        model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision)
+    except OSError as err:  # transformers' "not a local folder and not reachable on the hub"
+        if Path(name).exists():
+            raise
+        raise hub_unavailable("model", name, err, "model_name_or_path") from None
     # Under FSDP with cpu_ram_efficient_loading, non-zero ranks hold meta tensors: no mean resizing there.
     tokenizer, new_token_ids = ensure_chatml(tokenizer, model, mean_resizing=not sharded)
     # prepare_model_for_kbit_training upcasts norms/embeddings to fp32; FSDP cannot flatten mixed dtypes

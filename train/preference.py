@@ -13,24 +13,13 @@ ORPO needs no reference at all; KTO uses the adapter-disabled model too.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
-
-import yaml
 
 from tunebench.data.splits import split_heldout
 from tunebench.train.preference_formats import PreferenceStats, load_preference_rows, to_unpaired
 
 log = logging.getLogger(__name__)
 
-TRAINERS = ("sft", "dpo", "orpo", "kto")
-# Which TRL class each trainer is and where TRL 1.x keeps it (module, config, trainer).
-_TRL_CLASSES = {
-    "sft": ("trl", "SFTConfig", "SFTTrainer"),
-    "dpo": ("trl", "DPOConfig", "DPOTrainer"),
-    "kto": ("trl", "KTOConfig", "KTOTrainer"),
-    "orpo": ("trl.experimental.orpo", "ORPOConfig", "ORPOTrainer"),
-}
 _FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv")
 
 
@@ -54,43 +43,6 @@ class PreferenceRecord:
         }
 
 
-def _trl(kind: str, which: int):
-    import importlib
-
-    if kind not in _TRL_CLASSES:
-        raise ValueError(f"unknown trainer {kind!r}; expected one of {list(TRAINERS)}")
-    module, *names = _TRL_CLASSES[kind]
-    return getattr(importlib.import_module(module), names[which])
-
-
-def config_class(kind: str):
-    """The TRL config dataclass a recipe with `trainer: <kind>` fills."""
-    return _trl(kind, 0)
-
-
-def trainer_class(kind: str):
-    return _trl(kind, 1)
-
-
-def recipe_trainer(argv: list[str]) -> str:
-    """The `trainer` a command line asks for: `--trainer` if given, else the recipe's key, else sft.
-
-    Read before parsing because the trainer decides which config dataclass the recipe fills."""
-    kind = None
-    for i, arg in enumerate(argv):
-        if arg.startswith("--trainer="):
-            kind = arg.split("=", 1)[1]
-        elif arg == "--trainer" and i + 1 < len(argv):
-            kind = argv[i + 1]
-    if kind is None and "--config" in argv:
-        with open(argv[argv.index("--config") + 1]) as f:
-            kind = (yaml.safe_load(f) or {}).get("trainer")
-    kind = (kind or "sft").lower()
-    if kind not in TRAINERS:
-        raise ValueError(f"trainer: {kind!r} is not one of {list(TRAINERS)}")
-    return kind
-
-
 def load_preference_train_eval(tb, kind: str):
     """(train, eval or None, stats) datasets in TRL's conversational preference format.
 
@@ -100,8 +52,8 @@ def load_preference_train_eval(tb, kind: str):
     from datasets import Dataset
 
     fmt = tb.dataset_format
-    on_bad = getattr(tb, "preference_bad_rows", "error")
-    ratio = getattr(tb, "shp_min_score_ratio", 2.0)
+    on_bad = tb.preference_bad_rows
+    ratio = tb.shp_min_score_ratio
     rows, stats = load_preference_rows(
         tb.dataset_name,
         split=tb.dataset_train_split,
@@ -150,97 +102,13 @@ def reference_description(kind: str, model_args, peft: bool) -> str | None:
     return f"{base} (adapter disabled)" if peft else f"{base} (frozen copy)"
 
 
-def build_preference_trainer(tb, cfg, model_args, *, kind: str, callbacks=None):
-    """Like `run.build_trainer`, for DPO/ORPO/KTO: CPU settings, data (validated before the model loads),
-    model, ChatML, LoRA config and the TRL trainer.
-
-    Returns (trainer, tokenizer, peft_config, model_info, train_dataset, PreferenceRecord).
-    """
-    import torch
-
-    from tunebench.train.model_setup import load_model_and_tokenizer, lora_config
-    from tunebench.train.run import cpu_overrides
-
-    if not torch.cuda.is_available():
-        changed = cpu_overrides(cfg)
-        if changed:
-            log.info("no CUDA: running on CPU with %s", ", ".join(changed))
-    train_ds, eval_ds, stats = load_preference_train_eval(tb, kind)
-    model, tokenizer, model_info = load_model_and_tokenizer(model_args, cfg)
-    peft_config = lora_config(model_args, tb, model, model_info["new_token_ids"])
-    trainer = trainer_class(kind)(
-        model=model,
-        args=cfg,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-    )
-    record = PreferenceRecord(
+def preference_record(recipe, stats: PreferenceStats, peft: bool, eval_ds) -> PreferenceRecord:
+    """What the run record keeps about a preference run's trainer, reference and data."""
+    kind = recipe.trainer
+    return PreferenceRecord(
         trainer=kind,
-        beta=getattr(cfg, "beta", None),
-        reference_model=reference_description(kind, model_args, peft_config is not None),
+        beta=getattr(recipe.config, "beta", None),
+        reference_model=reference_description(kind, recipe.model, peft),
         data=stats.to_dict(),
         eval_pairs=len(eval_ds) if eval_ds is not None else None,
     )
-    return trainer, tokenizer, peft_config, model_info, train_ds, record
-
-
-def parse(argv: list[str] | None = None):
-    """`--config recipe.yaml [--key=value …]` → (kind, tunebench args, trainer config, ModelConfig, resolved).
-
-    The trainer config is TRL's own for the chosen trainer (DPOConfig for `trainer: dpo`, …), so every
-    DPO option (beta, loss_type, max_length …) is a recipe key."""
-    from trl import ModelConfig, TrlParser
-
-    from tunebench.train.args import TunebenchArguments, resolved_recipe
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    kind = recipe_trainer(argv)
-    parser = TrlParser((TunebenchArguments, PreferenceArguments, config_class(kind), ModelConfig))
-    tb, pref, cfg, model = parser.parse_args_and_config(argv)
-    for name in ("trainer", "preference_bad_rows", "shp_min_score_ratio"):
-        setattr(tb, name, getattr(pref, name))  # one object carries the data settings
-    return kind, tb, cfg, model, resolved_recipe(argv, (tb, pref, cfg, model))
-
-
-def parse_recipe(argv: list[str] | None = None):
-    """Any recipe → (tunebench args, trainer config, ModelConfig, resolved), what `python -m
-    tunebench.train` runs: an SFT recipe without a `trainer` key goes through `args.parse` unchanged."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    names_trainer = any(a == "--trainer" or a.startswith("--trainer=") for a in argv)
-    if not names_trainer and "--config" in argv:
-        with open(argv[argv.index("--config") + 1]) as f:
-            names_trainer = "trainer" in (yaml.safe_load(f) or {})
-    if not names_trainer:
-        from tunebench.train.args import parse as parse_sft
-
-        return parse_sft(argv)
-    _, tb, cfg, model, resolved = parse(argv)
-    return tb, cfg, model, resolved
-
-
-@dataclass
-class PreferenceArguments:
-    """The recipe keys preference training adds to SFT's."""
-
-    trainer: str = "sft"  # sft | dpo | orpo | kto
-    preference_bad_rows: str = "error"  # error: stop at the first malformed row | drop: count and skip it
-    shp_min_score_ratio: float = (
-        2.0  # SHP pairs below this score ratio are left out (the dataset card's advice)
-    )
-
-
-__all__ = [
-    "TRAINERS",
-    "PreferenceArguments",
-    "PreferenceRecord",
-    "PreferenceStats",
-    "build_preference_trainer",
-    "config_class",
-    "load_preference_train_eval",
-    "parse",
-    "recipe_trainer",
-    "trainer_class",
-]

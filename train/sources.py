@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tunebench.data.formats import DataFormatError, detect_format, to_messages
 from tunebench.data.spider_folder import is_spider_folder, spider_messages
+from tunebench.hub import hub_unavailable
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
 FOLDER_FORMATS = ("spider",)  # formats read from a whole folder, not row by row
@@ -75,7 +76,10 @@ def load_messages(
     files = local_files(source)
     parts = []
     if files is None:
-        ds = load_dataset(source, config, split=split)  # hub id: the real loader, needs the network
+        try:
+            ds = load_dataset(source, config, split=split)  # hub id: the real loader, needs the network
+        except Exception as err:  # datasets raises many kinds (connection, not found, offline)
+            raise hub_unavailable("dataset", source, err, "dataset_name") from None
         parts.append((source, ds))
     else:
         parts.extend((str(f), _load_file(f)) for f in files)

@@ -30,6 +30,7 @@ from tunebench.evaluate.sql import across_runs, score_file
 from tunebench.evaluate.sql.config import DATASETS, DatasetChoice, EvalConfig, ExecutionLimits
 from tunebench.evaluate.sql.pipeline import headline, run_evaluation
 from tunebench.evaluate.sql.predictions import ResumeMismatch
+from tunebench.runs.record import IncompleteRecipe
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             result = score_file.score_predictions(config)
         else:
             result = run_evaluation(config_from_args(build_parser().parse_args(argv)))
-    except (ResumeMismatch, DataFormatError, ChatError, OSError) as err:
+    except (ResumeMismatch, DataFormatError, ChatError, IncompleteRecipe, OSError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
     print(f"report: {result.out / 'report.md'}")

@@ -33,14 +33,15 @@ def _sql_create_context(choice: DatasetChoice, run: RunManifest | None, seed: in
             or (local_file(source) is not None and _same_file(run.dataset_name, source))
         )
     )
+    asked = {k: getattr(choice, k) for k in RECIPE_SAMPLE if getattr(choice, k) is not None}
     sample = dict(RECIPE_SAMPLE)
-    if trained_on_it:  # hold out what this run held out
-        sample = {
-            "max_samples": run.recipe_value("max_train_samples"),
-            "eval_fraction": run.recipe_value("eval_fraction", sample["eval_fraction"]),
-            "sample_seed": run.recipe_value("sample_seed", sample["sample_seed"]),
+    if trained_on_it:  # hold out what this run held out, as its record says (no default restated)
+        keys = {
+            "max_samples": "max_train_samples",
+            "eval_fraction": "eval_fraction",
+            "sample_seed": "sample_seed",
         }
-    asked = {k: getattr(choice, k) for k in sample if getattr(choice, k) is not None}
+        sample = {k: asked[k] if k in asked else run.recipe_value(key) for k, key in keys.items()}
     sample.update(asked)
     # A local file is scored whole unless a split is asked for (or the model trained on that file).
     heldout = not choice.all_rows and (local_file(source) is None or trained_on_it or bool(asked))

@@ -16,17 +16,17 @@ import pytest
 
 
 def _trainer(embedded, tmp_path, *overrides):
-    from tunebench.train.args import parse
-    from tunebench.train.run import build_trainer
+    from tunebench.train.assemble import build_trainer
+    from tunebench.train.recipe import parse_recipe
 
-    tb, sft, margs, _ = parse(
+    recipe = parse_recipe(
         ["--config", "recipes/tiny-text-to-sql.yaml", "--embedded=false", "--report_to=none",
          f"--model_name_or_path={embedded.base_dir}", f"--dataset_name={embedded.data_dir / 'train.jsonl'}",
          f"--output_dir={tmp_path / 'out'}", "--packing=false", "--per_device_train_batch_size=32",
          "--gradient_accumulation_steps=1", *overrides]
     )  # fmt: skip
-    trainer, tokenizer, *_ = build_trainer(tb, sft, margs)
-    return trainer, tokenizer
+    built = build_trainer(recipe)
+    return built.trainer, built.tokenizer
 
 
 def _batches(embedded, tmp_path, n, *overrides):

@@ -168,7 +168,7 @@ def test_plain_trl_with_the_recipes_examples_keeps_trls_defaults_but_its_length(
     from bench.arm_runner import REPO
     from bench.time_to_accuracy import ARMS
     from bench.train_arms import plain_trainer, recipe_overrides
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
     spec = {
         **ARMS["trl_plain_recipe_examples"], "name": "p", "schedule": "own",
@@ -176,7 +176,8 @@ def test_plain_trl_with_the_recipes_examples_keeps_trls_defaults_but_its_length(
         "dataset": str(embedded.data_dir / "train.jsonl"), "dataset_format": "text2sql",
         "output_dir": str(tmp_path),
     }  # fmt: skip
-    tb, sft, margs, _ = parse(recipe_overrides(spec))
+    recipe = parse_recipe(recipe_overrides(spec))
+    tb, sft, margs = recipe.args, recipe.config, recipe.model
     assert (sft.max_steps, sft.per_device_train_batch_size, sft.gradient_accumulation_steps) == (800, 8, 4)
     trainer, _ = plain_trainer(spec, tb, sft, margs, [])
     a = trainer.args

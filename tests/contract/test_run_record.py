@@ -37,9 +37,24 @@ def test_round_trip(tmp_path):
     assert read == written
     assert read.training.global_step == 800 and read.model.attn_implementation == "sdpa"
     assert read.base_model == "models/tiny-base" and read.dataset_name == "data/t.jsonl"
-    assert read.recipe_value("eval_fraction") == 0.1 and read.recipe_value("missing", 7) == 7
+    assert read.recipe_value("eval_fraction") == 0.1
     assert json.loads(path.read_text())["training"]["global_step"] == 800  # plain JSON on disk
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # written atomically, no leftovers
+
+
+def test_a_key_the_record_lacks_is_an_error_never_a_guessed_default():
+    """A reader that restated a default (evaluation's 0.2 eval_fraction against training's 0.0) scored
+    rows the model trained on as held out. A whole record names a missing key as a bug; an older record
+    that kept only the user's keys says it is too old for the question."""
+    from tunebench.runs.record import IncompleteRecipe
+
+    whole = RunManifest(run_name="r", method="lora", recipe={"eval_fraction": 0.0}, recipe_complete=True)
+    assert whole.recipe_value("eval_fraction") == 0.0
+    with pytest.raises(KeyError, match="'no_such_key' is not a key of run 'r'"):
+        whole.recipe_value("no_such_key")
+    old = RunManifest(run_name="old", method="lora", recipe={"lora_r": 16})
+    with pytest.raises(IncompleteRecipe, match="recorded before tunebench kept whole recipes"):
+        old.recipe_value("eval_fraction")
 
 
 def test_keys_it_does_not_know_are_kept_and_written_back(tmp_path):

@@ -64,6 +64,8 @@ def test_the_training_quantization_config_is_rebuilt_from_the_recipe():
     import torch
 
     recipe = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "use_bnb_nested_quant": True, "lora_r": 8}
-    cfg = training_quantization_config(recipe, torch.bfloat16)
+    cfg = training_quantization_config(
+        RunManifest(run_name="r", method="qlora", recipe=recipe), torch.bfloat16
+    )
     assert cfg.load_in_4bit and cfg.bnb_4bit_quant_type == "nf4" and cfg.bnb_4bit_use_double_quant
     assert cfg.bnb_4bit_compute_dtype == torch.bfloat16

@@ -15,19 +15,19 @@ from tests.conftest import train_cmd
 
 def _parsed(embedded, out, *extra):
     """The recipe's arguments as `make train` passes them (conftest's command line, minus the interpreter)."""
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
     argv = train_cmd(embedded, out, "--report_to=none", *extra)[3:]
     assert argv[0] == "--config"
-    return parse(argv)[:3]
+    return parse_recipe(argv)
 
 
 def _trainer(embedded, tmp_path, cls, *extra):
-    from tunebench.train.run import build_trainer
+    from tunebench.train.assemble import build_trainer
 
-    tb, sft, margs = _parsed(embedded, tmp_path / cls.__name__, "--max_steps=1", *extra)
+    recipe = _parsed(embedded, tmp_path / cls.__name__, "--max_steps=1", *extra)
     torch.manual_seed(0)
-    trainer = build_trainer(tb, sft, margs, trainer_cls=cls)[0]
+    trainer = build_trainer(recipe, trainer_cls=cls).trainer
     trainer.model.train()
     return trainer
 
@@ -116,7 +116,7 @@ def test_other_losses_and_inputs_take_trls_own_path(embedded, tmp_path):
 
 def test_the_recipe_trains_with_it(embedded, tmp_path):
     """`python -m tunebench.train` (SFT) builds this trainer when no other class is asked for."""
+    from tunebench.train.assemble import build_trainer
     from tunebench.train.labelled_loss import LabelledLossSFTTrainer
-    from tunebench.train.run import build_trainer
 
-    assert type(build_trainer(*_parsed(embedded, tmp_path))[0]) is LabelledLossSFTTrainer
+    assert type(build_trainer(_parsed(embedded, tmp_path)).trainer) is LabelledLossSFTTrainer

@@ -104,7 +104,7 @@ def test_the_training_seed_does_not_rebuild_the_embedded_default(monkeypatch):
     """`make train ARGS=--seed=1` once rebuilt data/text2sql and models/tiny-base with seed 1 (other
     questions, other random weights) under every run trained before it."""
     from tunebench.train import run as train_run
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
     built = []
 
@@ -116,8 +116,10 @@ def test_the_training_seed_does_not_rebuild_the_embedded_default(monkeypatch):
         raise Stop
 
     monkeypatch.setattr("tunebench.embedded.build_embedded", fake_build)
-    tb, sft, model, resolved = parse(["--config", str(TINY_RECIPE), "--seed=7", "--data_seed=7"])
-    assert (sft.seed, tb.embedded_seed) == (7, 0)
+    recipe = parse_recipe(
+        ["--config", str(TINY_RECIPE), "--seed=7", "--data_seed=7", "--output_dir=/nonexistent/r"]
+    )
+    assert (recipe.config.seed, recipe.args.embedded_seed) == (7, 0)
     with pytest.raises(Stop):
-        train_run.train(tb, sft, model, resolved)
+        train_run.train(recipe)
     assert built == [0]

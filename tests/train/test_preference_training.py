@@ -3,8 +3,6 @@ log-probability margin of chosen over rejected grows."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from tunebench.data.jsonl import read_jsonl, write_jsonl
@@ -27,19 +25,15 @@ def _pairs(rows):
     ]
 
 
-def _data_args(train, heldout):
-    return SimpleNamespace(
+def _data_args(train, heldout, kind):
+    from tunebench.train.args import TunebenchArguments
+
+    return TunebenchArguments(
+        trainer=kind,
         dataset_name=str(train),
         dataset_format="preference",
-        dataset_config=None,
-        dataset_train_split="train",
         dataset_test_split=str(heldout),
-        eval_fraction=0.0,
-        max_train_samples=None,
         sample_seed=0,
-        lora_trainable_tokens=True,
-        ensure_weight_tying=True,
-        preference_bad_rows="error",
     )
 
 
@@ -48,7 +42,8 @@ def _build(kind, trained_run, embedded, tmp_path, n_train, n_heldout, **config):
     pairs from the first training rows, held-out pairs from the test split."""
     from trl import ModelConfig
 
-    from tunebench.train.preference import build_preference_trainer, config_class
+    from tunebench.train.assemble import build_trainer
+    from tunebench.train.recipe import Recipe, config_class
 
     write_jsonl(tmp_path / "train.jsonl", _pairs(read_jsonl(embedded.data_dir / "train.jsonl")[:n_train]))
     write_jsonl(tmp_path / "heldout.jsonl", _pairs(read_jsonl(embedded.data_dir / "test.jsonl")[:n_heldout]))
@@ -74,8 +69,16 @@ def _build(kind, trained_run, embedded, tmp_path, n_train, n_heldout, **config):
         lora_target_modules=["all-linear"],
         attn_implementation="auto",
     )
-    return build_preference_trainer(
-        _data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl"), cfg, model_args, kind=kind
+    built = build_trainer(
+        Recipe(_data_args(tmp_path / "train.jsonl", tmp_path / "heldout.jsonl", kind), cfg, model_args)
+    )
+    return (
+        built.trainer,
+        built.tokenizer,
+        built.peft_config,
+        built.model_info,
+        built.train_dataset,
+        built.preference,
     )
 
 

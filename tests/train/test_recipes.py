@@ -27,13 +27,16 @@ def test_the_recipes_the_readme_promises_exist():
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_parses_into_trl_dataclasses(recipe, monkeypatch):
-    from tunebench.train.args import parse
+    """Every shipped recipe parses as it is, on a CPU too: the GPU settings (tf32, bf16, gradient
+    checkpointing) are switched off before TRL's and transformers' own checks see them."""
+    from tunebench.train.recipe import parse_recipe
 
     monkeypatch.setattr("torch.cuda.is_available", lambda: False, raising=False)
-    cpu = ["--use_cpu=true", "--bf16=false", "--tf32=false", "--optim=adamw_torch"]
-    tb, sft, model, resolved = parse(["--config", str(recipe), *cpu])
+    parsed = parse_recipe(["--config", str(recipe)])
+    tb, sft, model, resolved = parsed.args, parsed.config, parsed.model, parsed.resolved
     raw = yaml.safe_load(recipe.read_text())
     assert set(raw) <= set(resolved), "every key of the recipe belongs to a known dataclass"
+    assert sft.use_cpu and not sft.tf32 and not sft.gradient_checkpointing and sft.bf16 == tb.cpu_bf16
     assert tb.dataset_format == "auto" or tb.dataset_format in (*FORMATTERS, *FOLDER_FORMATS)
     assert sft.output_dir.startswith("models/") and Path(sft.output_dir).name == recipe.stem
     assert sft.assistant_only_loss
@@ -63,23 +66,37 @@ def test_original_notebook_settings_are_kept_for_gemma():
 
 
 def test_command_line_overrides_win_and_are_recorded():
-    from tunebench.train.args import parse
+    from tunebench.train.recipe import parse_recipe
 
-    recipe = REPO / "recipes" / "tiny-text-to-sql.yaml"
-    tb, sft, model, resolved = parse(
-        ["--config", str(recipe), "--max_steps=7", "--lora_r", "4", "--resume=true"]
+    recipe = parse_recipe(
+        [
+            "--config",
+            str(REPO / "recipes" / "tiny-text-to-sql.yaml"),
+            "--max_steps=7",
+            "--lora_r",
+            "4",
+            "--resume=true",
+        ]
     )
-    assert sft.max_steps == 7 and model.lora_r == 4 and tb.resume
+    assert recipe.config.max_steps == 7 and recipe.model.lora_r == 4 and recipe.args.resume
+    resolved = recipe.resolved
     assert resolved["max_steps"] == 7 and resolved["lora_r"] == 4 and resolved["resume"] is True
 
 
-def test_unknown_recipe_key_is_an_error(tmp_path):
-    from tunebench.train.args import parse
+def test_the_record_holds_every_key_so_no_reader_restates_a_default():
+    """The run record keeps the whole parsed recipe (tunebench's keys, the TRL config's, ModelConfig's),
+    JSON-ready, with no token in it; recipe.yaml keeps the keys the user set."""
+    import json
 
-    bad = tmp_path / "bad.yaml"
-    bad.write_text((REPO / "recipes" / "tiny-text-to-sql.yaml").read_text() + "\nlearning_rat: 0.1\n")
-    with pytest.raises(ValueError, match="learning_rat"):
-        parse(["--config", str(bad)])
+    from tunebench.train.recipe import parse_recipe
+
+    recipe = parse_recipe(
+        ["--config", str(REPO / "recipes" / "tiny-text-to-sql.yaml"), "--hub_token=hf_secret"]
+    )
+    record = json.loads(json.dumps(recipe.record))
+    assert record["eval_fraction"] == 0.0 and "eval_fraction" not in recipe.resolved  # the default, recorded
+    assert record["lora_r"] == recipe.model.lora_r and record["max_length"] == recipe.config.max_length
+    assert record["trainer"] == "sft" and "hf_secret" not in json.dumps(record)
 
 
 @pytest.mark.parametrize("config", ACCELERATE, ids=[p.stem for p in ACCELERATE])
@@ -102,7 +119,7 @@ def test_length_grouping_is_warned_about(caplog):
     import logging
     from types import SimpleNamespace
 
-    from tunebench.train.run import warn_about_length_grouping
+    from tunebench.train.assemble import warn_about_length_grouping
 
     with caplog.at_level(logging.WARNING, logger="tunebench.train"):
         assert warn_about_length_grouping(SimpleNamespace(train_sampling_strategy="group_by_length"))

@@ -33,6 +33,10 @@ class TrainingStats:
     world_size: int | None = None
 
 
+class IncompleteRecipe(ValueError):
+    """An older run record lacks a recipe key a reader needs."""
+
+
 @dataclass
 class ModelInfo:
     attn_implementation: str | None = None
@@ -48,7 +52,10 @@ class ModelInfo:
 class RunManifest:
     run_name: str
     method: str  # "lora" | "qlora" | "full"
-    recipe: dict  # the recipe as resolved (YAML keys + overrides, final values)
+    # Every key of the recipe as training parsed it (tunebench's, the TRL config's and ModelConfig's, the
+    # defaults included), so no reader restates a default. Records written before that hold only the keys
+    # the user set, and say so by `recipe_complete` False.
+    recipe: dict
     seed: int | None = None
     datasets: list[str] = field(default_factory=list)
     model: ModelInfo = field(default_factory=ModelInfo)
@@ -57,6 +64,7 @@ class RunManifest:
     paths: dict = field(default_factory=dict)  # {"adapter": …, "merged": …}
     environment: dict = field(default_factory=dict)  # python, platform, packages, git commit
     extra: dict = field(default_factory=dict)
+    recipe_complete: bool = False
     # keys inside "model" / "training" that this version does not know: kept, written back
     _nested_extra: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -69,9 +77,17 @@ class RunManifest:
     def dataset_name(self) -> str | None:
         return self.recipe.get("dataset_name")
 
-    def recipe_value(self, key: str, default: Any = None) -> Any:
-        """A recipe key as the run resolved it (the held-out split's parameters, for instance)."""
-        return self.recipe.get(key, default)
+    def recipe_value(self, key: str) -> Any:
+        """A recipe key as the run resolved it (the held-out split's parameters, for instance). A key the
+        record lacks is an error, never a guess: a default restated here could differ from training's."""
+        if key in self.recipe:
+            return self.recipe[key]
+        if self.recipe_complete:
+            raise KeyError(f"{key!r} is not a key of run {self.run_name!r}'s recipe")
+        raise IncompleteRecipe(
+            f"run {self.run_name!r} was recorded before tunebench kept whole recipes and does not say its "
+            f"{key!r}: train it again (or give the value on the command line)"
+        )
 
     # --- disk ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
