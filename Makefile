@@ -72,6 +72,9 @@ train: setup ## fine-tune: make train [RECIPE=recipes/X.yaml] [ARGS="--max_steps
 ifeq ($(NPROC),1)
 	$(BIN)/python -m tunebench.train --config $(RECIPE) $(ARGS)
 else
+	@if [ -n "$(ACCELERATE)" ] && grep -q "distributed_type: DEEPSPEED" "$(ACCELERATE)" \
+	  && ! $(BIN)/python -c "import deepspeed" 2>/dev/null; then \
+	  echo "error: $(ACCELERATE) trains with DeepSpeed, which is not installed here: pip install 'tunebench[deepspeed]' (the train image has it), or use recipes/accelerate/ddp.yaml or fsdp.yaml" >&2; exit 2; fi
 	$(BIN)/accelerate launch $(if $(ACCELERATE),--config_file $(ACCELERATE)) --num_processes $(NPROC) \
 		-m tunebench.train --config $(RECIPE) $(ARGS)
 endif

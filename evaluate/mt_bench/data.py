@@ -82,8 +82,15 @@ def download_questions(cache_dir: Path | None = None, *, timeout_s: float = 60.0
         if dest.exists() and sha256_of(dest) == digest:
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=timeout_s) as r:
-            data = r.read()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as r:
+                data = r.read()
+        except OSError as err:  # URLError, timeouts, no route: offline
+            raise FileNotFoundError(
+                f"MT-Bench's {rel} is not cached in {cache} and GitHub cannot be reached "
+                f"({getattr(err, 'reason', err)}): run once where it can be (the files are cached), or pass "
+                "--questions-dir with FastChat's data/mt_bench folder"
+            ) from None
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
             raise RuntimeError(

@@ -37,12 +37,13 @@ def make_plots(res: dict, out_dir: Path) -> list[Path]:
     plt = _plt()
     pairwise = res["mode"] != "single"
     metric, ci_key = ("win_rate_adjusted", "ci95_win_rate_adjusted") if pairwise else ("score", "ci95_score")
-    names = sorted(models, key=lambda m: -(models[m].get(metric) or 0))
+    names = sorted(models, key=lambda m: -(models[m].get(metric) or -1))
     paths = []
 
     # 1. overall bars with the 95% bootstrap interval (pairwise: stacked win / tie / loss too)
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.6 * len(names)))
-    values = [models[m].get(metric) or 0 for m in names]
+    # A model without a result (no judged pair, every game errored) is "-" in results.md: no marker at 0.00.
+    values = [models[m].get(metric) for m in names]
     if pairwise:
         left = [0.0] * len(names)
         for part, color in (("win", "#2a9d8f"), ("tie", "#e9c46a"), ("loss", "#e76f51")):
@@ -53,17 +54,19 @@ def make_plots(res: dict, out_dir: Path) -> list[Path]:
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of judged pairs (marker: win_rate_adjusted, 95% CI)")
     else:
-        ax.barh(names, values, color="#2a9d8f")
+        ax.barh(names, [v or 0 for v in values], color="#2a9d8f")
         ax.set_xlim(0, 10)
         ax.set_xlabel("average score (95% CI)")
-    lo_hi = [models[m].get(ci_key) or [v, v] for m, v in zip(names, values, strict=True)]
-    err = [
-        [v - lh[0] for v, lh in zip(values, lo_hi, strict=True)],
-        [lh[1] - v for v, lh in zip(values, lo_hi, strict=True)],
-    ]
-    ax.errorbar(values, names, xerr=err, fmt="o", color="black", capsize=4, label=metric)
+    known = [(m, v) for m, v in zip(names, values, strict=True) if v is not None]
+    if known:
+        lo_hi = [models[m].get(ci_key) or [v, v] for m, v in known]
+        err = [[v - lh[0] for (_, v), lh in zip(known, lo_hi, strict=True)],
+               [lh[1] - v for (_, v), lh in zip(known, lo_hi, strict=True)]]  # fmt: skip
+        ax.errorbar([v for _, v in known], [m for m, _ in known], xerr=err, fmt="o", color="black",
+                    capsize=4, label=metric)  # fmt: skip
     for v, m in zip(values, names, strict=True):
-        ax.annotate(f"{v:.2f}", (v, m), textcoords="offset points", xytext=(6, 6), fontsize=9)
+        label = f"{v:.2f}" if v is not None else "- (no judged result)"
+        ax.annotate(label, (v or 0, m), textcoords="offset points", xytext=(6, 6), fontsize=9)
     ax.invert_yaxis()
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title(_title(res, "win rate" if pairwise else "score"), fontsize=10)

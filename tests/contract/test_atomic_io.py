@@ -84,3 +84,23 @@ def test_writers_leave_the_old_file_when_the_replace_fails(tmp_path, monkeypatch
     with pytest.raises(OSError, match="disk full"):
         atomic_write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])
     assert json.loads(target.read_text()) == {"step": 1} and os.listdir(tmp_path) == ["manifest.json"]
+
+
+def test_files_and_folders_get_an_ordinary_mode_not_a_private_one(tmp_path):
+    """tempfile's 0600/0700 would make run files unreadable for another user of the models volume (the
+    serving container's user, a colleague): what lands has the mode open() and mkdir() give here."""
+    import os
+    import stat
+
+    from tunebench.runs.atomic_io import atomic_path, atomic_write_json
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic_write_json(tmp_path / "manifest.json", {"a": 1})
+    with atomic_path(tmp_path / "merged", is_dir=True) as folder:
+        (folder / "config.json").write_text("{}")
+    with atomic_path(tmp_path / "plot.png") as png:
+        png.write_bytes(b"png")
+    assert stat.S_IMODE((tmp_path / "manifest.json").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "plot.png").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "merged").stat().st_mode) == 0o777 & ~mask

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.docker.conftest import COMPOSE, COMPOSE_CPU, COMPOSE_HOSTNET, DOCKERFILES, compose_config
 from tunebench.runs.paths import RunPaths
 
@@ -94,3 +96,18 @@ def test_the_ca_bundle_never_outlives_its_run_step():
             if "pip install" in run and "flash-attn" not in run:
                 assert "LOCAL_PIP_URL" in run and "rm -f /tmp/pip-ca.crt" in run, f"{name}: {run[:120]}"
                 assert run.index("rm -f /tmp/pip-ca.crt") > run.rindex("pip install"), f"{name}: {run[:120]}"
+
+
+def test_the_smoke_fails_when_asked_for_without_an_engine(monkeypatch):
+    """`make docker-smoke` where no engine answers once exited 0 having run nothing: now it fails, with the
+    reason; `make test` (not asking for it) still skips it."""
+    from tests.docker import smoke, test_smoke
+
+    monkeypatch.setattr(smoke, "engine_problem", lambda: "no Docker engine answers")
+    monkeypatch.setenv("TUNEBENCH_DOCKER_SMOKE", "1")
+    with pytest.raises(
+        pytest.fail.Exception, match="make docker-smoke ran nothing: no Docker engine answers"
+    ):
+        test_smoke.skip_reason()
+    monkeypatch.delenv("TUNEBENCH_DOCKER_SMOKE")
+    assert test_smoke.skip_reason() == "no Docker engine answers"

@@ -4,8 +4,9 @@ serves it on CPU (`transformers serve` + the Gradio app, compose.cpu.yaml), asks
 `gradio_client` and a real browser, checks the answer ran read-only against the sample database, and
 tears everything down (volumes included).
 
-Skipped with its reason when no Docker engine answers, and unless TUNEBENCH_DOCKER_SMOKE=1 (set by
-`make docker-smoke`): it takes many minutes, so `make test` never starts it. Figures (step times, image
+Skipped unless TUNEBENCH_DOCKER_SMOKE=1 (set by `make docker-smoke`): it takes many minutes, so `make test`
+never starts it. Asked for (`make docker-smoke`) where no Docker engine answers, it fails with the reason:
+a smoke test that ran nothing must not exit 0. Figures (step times, image
 sizes) go to artifacts/docker/smoke-figures.json, the screenshot to artifacts/docker/answer.png.
 """
 
@@ -30,10 +31,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def skip_reason() -> str | None:
+    """Why not to run, or None. Asked for by `make docker-smoke` without an engine: a failure, not a skip."""
+    asked = os.environ.get("TUNEBENCH_DOCKER_SMOKE") == "1"
     problem = smoke.engine_problem()
+    if asked and problem:
+        pytest.fail(f"make docker-smoke ran nothing: {problem}")
     if problem:
         return problem
-    if os.environ.get("TUNEBENCH_DOCKER_SMOKE") != "1":
+    if not asked:
         return "the container smoke builds images and trains (many minutes): run it with `make docker-smoke`"
     return None
 

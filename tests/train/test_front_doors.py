@@ -230,3 +230,24 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(embedded, tmp_pat
     checkpoint = Path(last.split("; the last checkpoint is ")[1].split(". Continue with:")[0])
     assert checkpoint.parent == run / "checkpoints" and (checkpoint / "trainer_state.json").exists()
     assert last.endswith("--resume=true") and f"--output_dir={run}" in last
+
+
+def test_zero3_without_deepspeed_is_one_line():
+    """`make train NPROC=2 ACCELERATE=recipes/accelerate/zero3.yaml` where DeepSpeed is not installed (this
+    machine, CI): accelerate's launcher would end in an ImportError traceback."""
+    try:
+        import deepspeed  # noqa: F401
+
+        pytest.fail("DeepSpeed is installed here: this test checks the machine where it is not")
+    except ImportError:
+        pass
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "train", "NPROC=2", "ACCELERATE=recipes/accelerate/zero3.yaml"],
+        cwd=REPO, capture_output=True, text=True, timeout=HANG_S,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == (
+        "error: recipes/accelerate/zero3.yaml trains with DeepSpeed, which is not installed here: pip install "
+        "'tunebench[deepspeed]' (the train image has it), or use recipes/accelerate/ddp.yaml or fsdp.yaml"
+    )
+    assert "Traceback" not in proc.stderr

@@ -15,13 +15,33 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+# tempfile makes private files (0600) and folders (0700); what it creates here becomes an ordinary file
+# on the models volume, which another user (a serving container, a colleague) must be able to read. So
+# each gets the mode `open()` and `mkdir()` would give under this process's umask, read once at import
+# (os.umask can only be read by setting it: not something to do while threads write files).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE, DIR_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
+
+
+def _temporary(path: Path, *, is_dir: bool = False) -> Path:
+    """A new, empty temporary file or folder beside `path`, with an ordinary file's mode."""
+    if is_dir:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        os.chmod(tmp, DIR_MODE)
+        return tmp
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.fchmod(fd, FILE_MODE)
+    os.close(fd)
+    return Path(name)
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _temporary(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -51,11 +71,7 @@ def atomic_path(path: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(
-        tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        if is_dir
-        else tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)[1]
-    )
+    tmp = _temporary(path, is_dir=is_dir)
     try:
         yield tmp
         if is_dir and path.is_dir():
