@@ -1,6 +1,6 @@
 """Text-to-SQL generation throughput: batched vs one-at-a-time, in process, as a ratio from one run.
 
-    .venv/bin/python bench/generation_speed.py [--model models/tiny-text-to-sql/merged] [--n 48]
+    .venv/bin/python -m bench.generation_speed [--model models/tiny-text-to-sql/merged] [--n 48]
 
 Both modes answer the same questions of the embedded test split with the same model, opened once
 through `tunebench.chat` as evaluation opens it (greedy); the rounds alternate (one-at-a-time, batched, one-at-a-time, batched) and each mode keeps
@@ -15,8 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from common import RESULTS_DIR, write_result  # bench/common.py: results JSON + bench/results/summary.md
-
+from bench.common import RESULTS_DIR, write_result
 from tunebench.chat import GenerationSettings, LocalChatModel, ModelSpec, open_chat_model
 from tunebench.embedded.sqlgen import load_split
 from tunebench.runs.paths import embedded_sql_dir

@@ -5,20 +5,20 @@ The original notebooks judged 320 calls one at a time (53 min). This measures th
 tunebench runs (`tunebench.evaluate.mt_bench.judge`: FastChat's matches, both answer orders, journal +
 FastChat file on disk) at both settings and reports the ratio. Writes bench/results/judge_concurrency.json.
 
-    .venv/bin/python bench/judge_concurrency.py [--delay-s 0.25] [--questions 80]   # about 2 minutes
+    .venv/bin/python -m bench.judge_concurrency [--delay-s 0.25] [--questions 80]   # about 2 minutes
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench.common import RESULTS_DIR, write_result
 from tunebench.chat.openai_compat import Endpoint
 from tunebench.evaluate.mt_bench import (
     SAMPLE_REFERENCES,
@@ -29,9 +29,7 @@ from tunebench.evaluate.mt_bench import (
     sample_questions,
     write_sample_questions,
 )
-from tunebench.runs.atomic_io import atomic_write_jsonl, atomic_write_text
-
-RESULTS = Path(__file__).resolve().parent / "results" / "judge_concurrency.json"
+from tunebench.runs.atomic_io import atomic_write_jsonl
 
 
 def fixed_delay_server(delay_s: float) -> tuple[ThreadingHTTPServer, str]:
@@ -122,7 +120,7 @@ def timed_run(root: Path, url: str, concurrency: int, n_questions: int) -> tuple
     return time.perf_counter() - t0, stats.calls
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--delay-s", type=float, default=0.25, help="the endpoint's fixed latency per call")
     ap.add_argument(
@@ -131,7 +129,8 @@ def main() -> None:
         default=80,
         help="80 questions = 320 judge calls, as in the original notebooks",
     )
-    args = ap.parse_args()
+    ap.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = ap.parse_args(argv)
     server, url = fixed_delay_server(args.delay_s)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -142,6 +141,7 @@ def main() -> None:
     (t1, calls), (t16, _) = runs[1], runs[16]
     result = {
         "what": "judging wall time (mt_bench.judge) against a local endpoint with a fixed delay per call",
+        "summary_rows": [],
         "delay_s": args.delay_s,
         "questions": args.questions,
         "calls": calls,
@@ -149,10 +149,18 @@ def main() -> None:
         "wall_s_concurrency_16": round(t16, 3),
         "speedup_16_vs_1": round(t1 / t16, 2),
         "ideal_speedup": round(min(16, calls), 2),
-        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
     }
-    atomic_write_text(RESULTS, json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    result["summary_rows"] = [
+        {
+            "figure": "MT-Bench judging wall time, concurrency 16 vs 1",
+            "value": f"{result['speedup_16_vs_1']}x",
+            "note": f"{calls} judge calls at {args.delay_s} s each against a local endpoint "
+            f"(ideal {result['ideal_speedup']}x): {result['wall_s_concurrency_1']} s vs {result['wall_s_concurrency_16']} s",
+        }
+    ]
+    path = write_result("judge_concurrency", result, args.results_dir)
+    print(json.dumps({k: v for k, v in result.items() if k != "summary_rows"}, indent=2))
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Serving latency through the app's own model client (`tunebench.chat`): time to first token and tokens/s.
 
-    .venv/bin/python bench/serve_latency.py [--model models/tiny-text-to-sql/merged] [--runs 7]
+    .venv/bin/python -m bench.serve_latency [--model models/tiny-text-to-sql/merged] [--runs 7]
 
 Starts a real `transformers serve` of the model on 127.0.0.1 and asks it the demo's text-to-SQL
 prompts through `tunebench.chat` as the app does (a server spec, streaming), then the same prompts
@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import write_result  # bench/common.py: results JSON + bench/results/summary.md
-
+from bench.common import write_result
 from tunebench.chat import ChatModel, GenerationSettings, open_chat_model
 from tunebench.chat.local_server import transformers_serve
 from tunebench.runs.paths import tiny_base_dir

@@ -14,16 +14,24 @@ GPU_VENV ?= .venv-gpu
 # fine-tuned tiny model when it exists, else the tiny base (speed does not depend on what it learned).
 BENCH_MODEL = $(if $(wildcard $(MODEL)/config.json),$(MODEL),$(BASE_MODEL))
 
-.PHONY: bench bench-wheels bench-gpu
+.PHONY: bench bench-wheels bench-gpu bench-generation bench-judge-concurrency bench-serve-latency
 ##@ benchmarks
 bench: setup ## CPU benchmarks: tokens/s and time to 70% accuracy vs plain TRL (+ the other bench/ scripts)
 	$(BIN)/python -m bench.train_throughput $(BENCH_ARGS)
 	$(BIN)/python -m bench.time_to_accuracy $(BENCH_TTA_ARGS)
 	@status=0; for s in generation_speed judge_concurrency serve_latency; do \
-	  [ -f bench/$$s.py ] || continue; \
 	  case $$s in judge_concurrency) extra= ;; *) extra="--model $(BENCH_MODEL)" ;; esac; \
-	  echo "== bench/$$s.py $$extra"; $(BIN)/python bench/$$s.py $$extra || { echo "FAILED: bench/$$s.py" >&2; status=1; }; \
+	  echo "== python -m bench.$$s $$extra"; $(BIN)/python -m bench.$$s $$extra || { echo "FAILED: bench.$$s" >&2; status=1; }; \
 	done; cat bench/results/summary.md; exit $$status
+
+bench-generation: setup ## generation examples/s, batched vs one-at-a-time (bench/results/generation_speed.json)
+	$(BIN)/python -m bench.generation_speed --model $(MODEL)
+
+bench-judge-concurrency: setup ## MT-Bench judging wall time, concurrency 1 vs 16 (bench/results/judge_concurrency.json)
+	$(BIN)/python -m bench.judge_concurrency
+
+bench-serve-latency: setup ## the app's answer latency over transformers serve (bench/results/serve_latency.json)
+	$(BIN)/python -m bench.serve_latency --model $(BENCH_MODEL)
 
 bench-wheels: setup ## download wheels for an offline GPU machine into bench/wheels (CPython 3.12, x86-64)
 	$(BIN)/python -m bench.gpu_wheels --dest $(BENCH_WHEELS) --python-version $(BENCH_PY)

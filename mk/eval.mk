@@ -9,7 +9,7 @@ SQL_OUT ?=
 EVAL_SQL_ARGS ?=
 PREDICTIONS ?=
 
-.PHONY: eval-sql eval-sql-score bench-generation
+.PHONY: eval-sql eval-sql-score
 eval-sql: setup ## text-to-SQL execution accuracy: make eval-sql [MODEL=…] [BASELINE=models/tiny-base] [EVAL_SQL_ARGS=…]
 	$(BIN)/python -m tunebench.evaluate.sql --model $(MODEL) $(if $(BASELINE),--baseline $(BASELINE)) \
 		$(if $(SQL_OUT),--out $(SQL_OUT)) $(EVAL_SQL_ARGS)
@@ -17,5 +17,3 @@ eval-sql: setup ## text-to-SQL execution accuracy: make eval-sql [MODEL=…] [BA
 eval-sql-score: setup ## score any system's SQL: make eval-sql-score PREDICTIONS=preds.txt SQL_OUT=DIR EVAL_SQL_ARGS="--dataset spider --source DIR"
 	$(BIN)/python -m tunebench.evaluate.sql score --predictions $(PREDICTIONS) --out $(or $(SQL_OUT),$(error SQL_OUT=DIR is needed)) $(EVAL_SQL_ARGS)
 
-bench-generation: setup ## generation examples/s, batched vs one-at-a-time (bench/results/generation_speed.json)
-	$(BIN)/python bench/generation_speed.py --model $(MODEL)

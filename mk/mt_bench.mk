@@ -10,7 +10,7 @@ QUESTIONS_DIR ?= $(BENCH_DIR)
 MT_BENCH_ARGS ?=
 MT_BENCH      := $(BIN)/python -m tunebench.evaluate.mt_bench
 
-.PHONY: eval eval-mt-bench eval-mt-bench-smoke bench-judge-concurrency
+.PHONY: eval eval-mt-bench eval-mt-bench-smoke
 # `eval` only lists prerequisites, so another stage can add its own (`eval: eval-sql`) next to this one.
 eval: eval-mt-bench ## evaluate MODEL (MT-Bench: make eval MODEL=… BASELINE=… JUDGE=…)
 
@@ -22,5 +22,3 @@ eval-mt-bench: setup ## MT-Bench vs BASELINE (hub id|folder|URL) judged by JUDGE
 eval-mt-bench-smoke: setup ## SMOKE RUN of the MT-Bench chain on CPU: MODEL (served) answers and judges itself
 	$(MT_BENCH) smoke --model $(MODEL) --baseline $(BASE_MODEL) $(if $(QUESTIONS_DIR),--questions-dir $(QUESTIONS_DIR))
 
-bench-judge-concurrency: setup ## MT-Bench judging wall time, concurrency 1 vs 16 (bench/results/judge_concurrency.json)
-	$(BIN)/python bench/judge_concurrency.py

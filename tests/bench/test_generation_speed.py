@@ -1,20 +1,16 @@
-"""bench/generation_speed.py end to end on the tiny base: one model opened through tunebench.chat,
+"""`python -m bench.generation_speed` end to end on the tiny base: one model opened through tunebench.chat,
 both modes timed, the same answers, a results file with its summary row. No timing is asserted."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def generation_speed(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the script imports its sibling `common`, as when run
-    import generation_speed
+def generation_speed():
+    from bench import generation_speed
 
     return generation_speed
 
