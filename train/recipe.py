@@ -207,10 +207,11 @@ def _to_int(value) -> int:
     return int(str(value).replace("_", ""))
 
 
-def cpu_settings(ns: argparse.Namespace) -> list[str]:
-    """Without CUDA: run on the CPU and switch off what only GPUs have or need. TF32 is a GPU format
-    (transformers refuses it on a CPU); gradient checkpointing and TRL's default bf16 made CPU steps 7x
-    slower on the tiny model (docs/bench.md); `cpu_bf16: true` keeps bf16 for CPUs that have it (AMX)."""
+def cpu_settings(ns: argparse.Namespace, asked: set[str] = frozenset()) -> list[str]:
+    """Without CUDA: run on the CPU and switch off the recipe's settings that only GPUs have or need. TF32
+    is a GPU format (transformers refuses it on a CPU); gradient checkpointing and TRL's default bf16 made
+    CPU steps 7x slower on the tiny model (docs/bench.md); `cpu_bf16: true` keeps bf16 for CPUs that have
+    it (AMX). A setting given on the command line (`asked`) is this run's explicit wish and is kept."""
     import torch
 
     if torch.cuda.is_available():
@@ -225,6 +226,8 @@ def cpu_settings(ns: argparse.Namespace) -> list[str]:
     }
     changed = []
     for name, value in wanted.items():
+        if name in asked:
+            continue
         if hasattr(ns, name) and getattr(ns, name) != value and not (value is None and not getattr(ns, name)):
             setattr(ns, name, value)
             changed.append(f"{name}={value}")
@@ -279,9 +282,9 @@ def parse_recipe(argv: list[str]) -> Recipe:
         hint = f" (did you mean --{close[0]}?)" if close else ""
         raise RecipeError(f"{COMMAND_LINE}: unknown option {flag}{hint}")
     ns.trainer = trainer
-    cpu_changes = cpu_settings(ns)
-    objs = tuple(_build(cls, ns, where) for cls in classes)
     cli_keys = [a[2:].split("=", 1)[0].replace("-", "_") for a in cli if a.startswith("--")]
+    cpu_changes = cpu_settings(ns, set(cli_keys))
+    objs = tuple(_build(cls, ns, where) for cls in classes)
     user_keys = list(dict.fromkeys([*values, *cli_keys, *(c.split("=")[0] for c in cpu_changes)]))
     return Recipe(
         *objs,

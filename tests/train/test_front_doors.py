@@ -251,3 +251,16 @@ def test_zero3_without_deepspeed_is_one_line():
         "'tunebench[deepspeed]' (the train image has it), or use recipes/accelerate/ddp.yaml or fsdp.yaml"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_a_setting_asked_for_on_the_command_line_is_kept_on_a_cpu(monkeypatch):
+    """The recipe's GPU bf16 is switched off on a CPU; `--bf16=true` typed for this run is kept (CPUs with
+    AMX train in bf16), and so is a recipe's `cpu_bf16: true`."""
+    from tunebench.train.recipe import parse_recipe
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    gpu_recipe = ["--config", str(REPO / "recipes" / "codellama-7b-text-to-sql.yaml")]
+    assert not parse_recipe(gpu_recipe).config.bf16
+    asked = parse_recipe([*gpu_recipe, "--bf16=true"])
+    assert asked.config.bf16 and "bf16=False" not in asked.cpu_changes
+    assert parse_recipe([*gpu_recipe, "--cpu_bf16=true"]).config.bf16
