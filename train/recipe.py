@@ -328,12 +328,10 @@ def check_inputs(recipe: Recipe) -> None:
     """The recipe's local inputs exist: a missing file or folder is one line before training starts, not
     a hub download attempt and a traceback after the model has loaded."""
     args, model = recipe.args, recipe.model
-    for key, value in (
-        ("model_name_or_path", model.model_name_or_path),
-        ("dataset_name", args.dataset_name),
-        ("fidelity_dataset", args.fidelity_dataset),
-    ):
-        if not value or args.embedded and key != "fidelity_dataset":
+    # fidelity_dataset is left alone: a run whose file is missing here measures merge fidelity on its own
+    # held-out split instead (train/merging.py says so), which is what a recipe copied elsewhere wants.
+    for key, value in (("model_name_or_path", model.model_name_or_path), ("dataset_name", args.dataset_name)):
+        if not value or args.embedded:
             continue  # the embedded default builds its model and data first
         if any(ch in value for ch in "*?["):
             continue  # a glob: sources.local_files says when it matches nothing
