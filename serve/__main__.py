@@ -64,11 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _wait_for_stop(also: threading.Event | None = None) -> None:
     """Block until Ctrl-C or SIGTERM (docker stop, make's own Ctrl-C), or until `also` is set."""
-    stop = also or threading.Event()
+    stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(0.5):
-        pass
+        if also is not None and also.is_set():
+            return
 
 
 def serve(model_config: ModelConfig, args: argparse.Namespace, supervisor=None) -> int:

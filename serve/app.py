@@ -16,7 +16,7 @@ from tunebench.serve.api import register_api
 from tunebench.serve.config import AppConfig
 from tunebench.serve.models import ModelChoices
 from tunebench.serve.question import DONE, ERROR, WAITING, Step
-from tunebench.serve.render import chart_columns, labelled, quote, rows_frame
+from tunebench.serve.render import chart_columns, human_size, labelled, quote, rows_frame
 from tunebench.serve.sample_dbs import SampleDatabases
 from tunebench.serve.service import INTERNAL, Target, TextToSql
 from tunebench.serve.uploads import UploadError, remove
@@ -125,9 +125,8 @@ def build_app(
             return gr.Textbox(value=""), labelled("Error:", str(err))
         finally:
             remove(Path(file_path))  # gradio's cached copy: the private one is all that is kept
-        size = f"{uploaded.size / 2**20:.1f} MiB" if uploaded.size >= 1 << 20 else f"{uploaded.size:,} bytes"
         tables = f"{uploaded.tables} table{'s' if uploaded.tables != 1 else ''}"
-        message = f"loaded {uploaded.name} ({size}, {tables}): ask it a question"
+        message = f"loaded {uploaded.name} ({human_size(uploaded.size)}, {tables}): ask it a question"
         return gr.Textbox(value=uploaded.schema), labelled("Done:", message)
 
     def on_ask(db_id: str, schema: str, question: str, model: str, request: gr.Request):
@@ -178,7 +177,7 @@ def build_app(
                 )
                 db = gr.Dropdown(db_choices, value=first, label="Database", elem_id="db")
                 upload = gr.File(
-                    label=f"Your SQLite database (read only, at most {config.max_upload_bytes >> 20} MiB; "
+                    label=f"Your SQLite database (read only, at most {human_size(config.max_upload_bytes)}; "
                     "removed when you close the page)",
                     file_types=[".sqlite", ".sqlite3", ".db"],
                     type="filepath",

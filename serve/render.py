@@ -41,6 +41,15 @@ def display_value(value):
     return value
 
 
+def human_size(n: int) -> str:
+    """1,234 bytes, 256 KiB, 1.5 MiB."""
+    if n < 1 << 10:
+        return f"{n:,} bytes"
+    if n < 1 << 20:
+        return f"{n / 2**10:.0f} KiB"
+    return f"{n / 2**20:.1f} MiB".replace(".0 MiB", " MiB")
+
+
 def display_rows(rows: Sequence[Sequence]) -> list[list]:
     return [[display_value(v) for v in row] for row in rows]
 

@@ -62,3 +62,9 @@ class SqlRunner:
             for sandbox in self._all:
                 sandbox.close()
             self._all.clear()
+
+    def __enter__(self) -> SqlRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

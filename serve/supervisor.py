@@ -133,6 +133,7 @@ class ServerSupervisor:
                 continue  # one slow answer is not a frozen server
             else:
                 reason = f"did not answer /health for {c.freeze_after_s:g} s (frozen?)"
+                incident = last_answer  # the incident began when it stopped answering
                 self._proc.kill()  # SIGKILL works on a stopped process too
                 self._proc.wait()
             if not self._recover(reason, incident):

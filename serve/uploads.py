@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tunebench.serve.render import human_size
 from tunebench.serve.sql_runner import SqlRunner
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -52,7 +53,7 @@ class UploadedDatabases:
         size = source.stat().st_size
         if size > self.max_bytes:
             raise UploadError(
-                f"{name} is {size / 2**20:.1f} MiB; the demo takes databases up to {self.max_bytes / 2**20:.0f} MiB"
+                f"{name} is {human_size(size)}; the demo takes databases up to {human_size(self.max_bytes)}"
             )
         with open(source, "rb") as f:
             header = f.read(100)

@@ -99,7 +99,7 @@ def test_pasted_schema(page, app_url, model_server):
     # the SQL ran on an empty database built from the schema: the unknown column is an error
     assert "no such column: nope" in wait_status(page, "Error: SQL error")
     assert shown_sql(page) == ANSWERS["Which column is missing?"]
-    assert schema in model_server.requests[-1]["body"]["messages"][0]["content"]
+    assert schema in model_server.last_post()["body"]["messages"][0]["content"]
     ask(page, "List the students slowly")
     assert "empty database built from the pasted schema" in wait_status(page, "Done: 0 rows")
 

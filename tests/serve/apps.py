@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import gradio as gr
+
 from tests.conftest import HANG_S
 from tunebench.chat.local_server import free_port, wait_http_ok
 from tunebench.serve.app import build_app, launch
@@ -18,8 +20,9 @@ def choices(spec: str, config: AppConfig, **kw) -> ModelChoices:
 
 
 @contextlib.contextmanager
-def running_app(models: ModelChoices | str, config: AppConfig, **build) -> Iterator[str]:
-    """Yields the app's URL; closes the server on exit. `models` may be a spec string."""
+def running_demo(models: ModelChoices | str, config: AppConfig, **build) -> Iterator[tuple[str, gr.Blocks]]:
+    """Yields the app's URL and its Blocks (`demo.service` is the app's state); closes both on exit.
+    `models` may be a spec string."""
     if isinstance(models, str):
         models = choices(models, config)
     demo = build_app(models, config, **build)
@@ -29,7 +32,14 @@ def running_app(models: ModelChoices | str, config: AppConfig, **build) -> Itera
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_http_ok(url, timeout_s=HANG_S)
-        yield url
+        yield url, demo
     finally:
         demo.close()
         demo.service.close()
+
+
+@contextlib.contextmanager
+def running_app(models: ModelChoices | str, config: AppConfig, **build) -> Iterator[str]:
+    """Yields the app's URL; closes the server on exit. `models` may be a spec string."""
+    with running_demo(models, config, **build) as (url, _):
+        yield url
