@@ -10,14 +10,14 @@ the server's own refusal ("the prompt has N tokens") is what the user reads, lab
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunebench.chat import ChatError, ChatModel, GenerationSettings, LocalChatModel
+from tunebench.chat import ChatError, ChatModel, GenerationSettings
+from tunebench.chat.context import folder_context, model_context
 from tunebench.runs.paths import models_root
 
 log = logging.getLogger(__name__)
@@ -45,20 +45,6 @@ class PromptBudget:
         return settings.replace(max_new_tokens=min(settings.max_new_tokens, left)), None
 
 
-def _context_of(config: dict) -> int | None:
-    text = config.get("text_config") or config
-    value = text.get("max_position_embeddings") or config.get("max_position_embeddings")
-    return int(value) if isinstance(value, int) and value > 0 else None
-
-
-def _counter(tokenizer) -> Callable[[list[dict]], int]:
-    def count(messages: list[dict]) -> int:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return count
-
-
 def model_folder(model: ChatModel, hint: str | Path | None = None) -> Path | None:
     """A folder holding the model's tokenizer and config, when the app can read one."""
     candidates = [hint] if hint else []
@@ -74,26 +60,14 @@ def model_folder(model: ChatModel, hint: str | Path | None = None) -> Path | Non
 
 def budget_for(model: ChatModel, folder_hint: str | Path | None = None) -> PromptBudget | None:
     """The model's prompt budget, or None when neither the model nor a readable folder gives one."""
-    if isinstance(model, LocalChatModel):
-        config = model.model.config
-        context = getattr(config.get_text_config(), "max_position_embeddings", None)
-        return PromptBudget(int(context), _counter(model.tokenizer)) if context else None
-    folder = model_folder(model, folder_hint)
-    if folder is None:
-        return None
-    try:
-        from transformers import AutoTokenizer
-    except ImportError:  # the serve image: the server's own check answers instead
-        return None
-    try:
-        context = _context_of(json.loads((folder / "config.json").read_text()))
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-    except (OSError, ValueError) as err:
-        log.warning("no prompt budget from %s: %s", folder, err)
-        return None
-    if context is None or not tokenizer.chat_template:
-        return None
-    return PromptBudget(context, _counter(tokenizer))
+    found = model_context(model)
+    folder = model_folder(model, folder_hint) if found is None else None
+    if folder is not None:
+        try:
+            found = folder_context(folder)
+        except (OSError, ValueError) as err:
+            log.warning("no prompt budget from %s: %s", folder, err)
+    return PromptBudget(*found) if found else None
 
 
 _TOO_LONG = re.compile(r"token|context|too long|max_model_len|maximum.*length", re.I)

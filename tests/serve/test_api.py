@@ -5,8 +5,8 @@ blobs as hex, and edited SQL run again. The model is a real local HTTP server wi
 from __future__ import annotations
 
 import json
+import urllib.request
 
-import httpx
 import pytest
 from gradio_client import Client
 
@@ -121,13 +121,14 @@ def test_bad_input_is_labelled_input_with_the_model_named(client):
 
 def call_raw(app_url: str, api_name: str, data: list) -> dict:
     """An API call as JSON text: `\\ud800` is valid JSON (a lone surrogate) that gradio_client cannot send."""
-    body = json.dumps({"data": data})  # ensure_ascii: the surrogate travels as the escape \ud800
-    with httpx.Client(base_url=app_url, timeout=HANG_S) as http:
-        event = http.post(
-            f"gradio_api/call/{api_name}", content=body, headers={"Content-Type": "application/json"}
-        )
-        event.raise_for_status()
-        stream = http.get(f"gradio_api/call/{api_name}/{event.json()['event_id']}").text
+    body = json.dumps({"data": data}).encode()  # ensure_ascii: the surrogate travels as \ud800
+    post = urllib.request.Request(
+        f"{app_url}gradio_api/call/{api_name}", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(post, timeout=HANG_S) as r:
+        event_id = json.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}", timeout=HANG_S) as r:
+        stream = r.read().decode()
     lines = stream.splitlines()
     complete = lines.index("event: complete")
     return json.loads(lines[complete + 1].removeprefix("data: "))[0]

@@ -56,9 +56,14 @@ def start_app(embedded, *args: str) -> tuple[subprocess.Popen, int]:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM first: the app then stops the model server it started (SIGKILL would orphan it)."""
     if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        proc.terminate()
+        try:
+            proc.wait(timeout=HANG_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize("where", ["folder", "transformers-serve"])

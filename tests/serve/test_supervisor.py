@@ -17,8 +17,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from gradio_client import Client
 
 from tests.browser.conftest import artifacts_dir
 from tests.conftest import HANG_S
-from tests.serve.test_app_cli import port_open, read_until, stop
+from tests.serve.test_app_cli import port_open, read_until, start_app, stop
 from tunebench.chat.local_server import free_port
 from tunebench.serve.supervisor import ServerSupervisor, SupervisorConfig
 
@@ -54,25 +52,12 @@ def health(client: Client) -> dict:
 
 
 @pytest.fixture(scope="module")
-def served_app(embedded, tmp_path_factory):
+def served_app(embedded):
     """`python -m tunebench.serve --launch-local` as `make serve` runs it, on chosen ports."""
-    port, model_port = free_port(), free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "tunebench.serve",
-        "--model",
-        str(embedded.base_dir),
-        "--launch-local",
-        "--port",
-        str(port),
-        "--model-port",
-        str(model_port),
-        "--data-dir",
-        str(embedded.data_dir),
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "TUNEBENCH_MODEL"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    model_port = free_port()
+    proc, port = start_app(
+        embedded, "--model", str(embedded.base_dir), "--launch-local", "--model-port", str(model_port)
+    )
     try:
         started, _ = read_until(proc, r"model server: pid (\d+), restarted when", HANG_S)
         read_until(proc, rf"tunebench demo: http://127\.0\.0\.1:{port}", HANG_S)
