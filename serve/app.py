@@ -27,7 +27,7 @@ PASTE_LABEL = "(paste a schema)"  # the page's dropdown entries; the API takes `
 UPLOAD_LABEL = "(upload a SQLite file)"
 TITLE = "tunebench · text to SQL"
 # Words, not emoji: a server or browser without an emoji font would show empty boxes.
-_LABELS = {DONE: "Done:", ERROR: "Error:", WAITING: "Waiting:"}
+_LABELS = {DONE: "Done:", ERROR: "Error:", WAITING: "Queued:"}
 
 
 def status_html(step: Step) -> str:
@@ -47,15 +47,28 @@ def result_updates(step: Step):
         columns, rows = step.result.columns, step.result.rows
         frame = rows_frame(columns, rows)
         chart = chart_columns(columns, frame.values.tolist())
-        bars = (
-            gr.BarPlot(value=frame, x=chart[0], y=chart[1], visible=True, x_title=chart[0], y_title=chart[1])
-            if chart
-            else gr.BarPlot(value=None, visible=False)
-        )
+        bars = bar_chart(frame, chart) if chart else gr.BarPlot(value=None, visible=False)
         return gr.Dataframe(value=frame, visible=True), bars
     if step.state in (ERROR, WAITING) or not step.text:
         return gr.Dataframe(value=None, visible=False), gr.BarPlot(value=None, visible=False)
     return gr.skip(), gr.skip()  # streaming: leave them alone instead of resending them per token
+
+
+def bar_chart(frame, chart: tuple[str, str]) -> gr.BarPlot:
+    """Bars in the rows' own order (the SQL's ORDER BY, not alphabetical), from zero (a bar's height
+    is its value: an axis starting at the smallest would hide the smallest bar)."""
+    label, value = chart
+    frame = frame[[label, value]]
+    values = frame[value].astype(float)
+    low, high = min(0.0, values.min()), max(0.0, values.max())
+    return gr.BarPlot(
+        value=frame,
+        x=label,
+        y=value,
+        sort=list(dict.fromkeys(frame[label])),
+        y_lim=[low, high if high > low else low + 1],
+        visible=True,
+    )
 
 
 def launch(demo: gr.Blocks, config: AppConfig, *, host: str, port: int) -> None:
