@@ -108,6 +108,8 @@ def serve(model_config: ModelConfig, args: argparse.Namespace, supervisor=None) 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2"):  # one line per request: the health check would write one every 2 s
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     args = parse_args(argv)
     config = model_config_from_args(args)
@@ -126,11 +128,13 @@ def main(argv=None) -> int:
     from tunebench.serve.supervisor import ServerSupervisor, SupervisorConfig
 
     port = args.model_port or free_port()
+    # the server names its model by this folder; the app names it by its run
+    folder = str(Path(spec.ref).resolve())
     log_path = Path(tempfile.gettempdir()) / f"tunebench-transformers-serve-{os.getpid()}.log"
     supervisor = ServerSupervisor(
-        spec.ref, port, device=config.device or "cpu", log_path=log_path, config=SupervisorConfig()
+        folder, port, device=config.device or "cpu", log_path=log_path, config=SupervisorConfig()
     )
-    print(f"starting `transformers serve {spec.ref}` on 127.0.0.1:{port} (log: {log_path}) …", flush=True)
+    print(f"starting `transformers serve {folder}` on 127.0.0.1:{port} (log: {log_path}) …", flush=True)
     try:
         supervisor.start()
     except RuntimeError as err:
@@ -139,7 +143,7 @@ def main(argv=None) -> int:
         return 1
     print(f"model server: pid {supervisor.pid}, {supervisor.config.describe()}", flush=True)
     try:
-        code = serve(config.with_overrides(spec=f"http://127.0.0.1:{port}/v1#{spec.ref}"), args, supervisor)
+        code = serve(config.with_overrides(spec=f"http://127.0.0.1:{port}/v1#{folder}"), args, supervisor)
     finally:
         supervisor.close()
     print("stopped the app and transformers serve")

@@ -55,7 +55,13 @@ def _run_name(path: str | Path) -> str:
 
 
 def _is_path(name: str) -> bool:
-    return name.startswith(("/", ".")) or name.count("/") > 1 or name.endswith(("/merged", "/adapter"))
+    """A served name that is a folder (`transformers serve` names a model by the folder it was given)."""
+    return (
+        name.startswith(("/", "."))
+        or name.count("/") > 1
+        or name.endswith(("/merged", "/adapter"))
+        or Path(name).is_dir()
+    )
 
 
 def model_name(spec: str, served: str | None = None) -> str:
