@@ -19,6 +19,18 @@ from dataclasses import dataclass
 from tunebench.chat import ChatError, ChatModel, RemoteChatModel, describe_error
 
 log = logging.getLogger(__name__)
+THREAD = "health"
+
+
+class _NotFromTheHealthThread(logging.Filter):
+    """`describe_error` logs every failed request; a check every 2 s of a server that is down would
+    fill the log with the same line. The monitor logs changes of state instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != THREAD
+
+
+logging.getLogger("tunebench.chat").addFilter(_NotFromTheHealthThread())
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class HealthMonitor:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="health", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD, daemon=True)
 
     def watch(self, name: str, model: ChatModel) -> None:
         with self._lock:
@@ -122,7 +134,10 @@ class HealthMonitor:
             for name, model in models.items():
                 health = probe(name, model, self.timeout_s)
                 with self._lock:
+                    before = self._latest.get(name)
                     self._latest[name] = health
+                if before is not None and (before.ok, before.detail) != (health.ok, health.detail):
+                    log.warning("health changed: %s", health.line())
             self._wake.wait(self.every_s)
             self._wake.clear()
 
