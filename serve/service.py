@@ -170,7 +170,8 @@ class TextToSql:
             yield answer_json(Step(ERROR, INTERNAL, failure="internal"), name or self.models.default_name)
 
     def run_sql(self, sql, target: Target) -> Step:
-        _, pipeline = self.pipeline(None)
+        """A user's SQL on the target, through the same sandboxes and limits; no model is asked."""
+        pipeline = QuestionPipeline(self.models.default, self.config, self.pasted, runner=self.runner)
         return pipeline.run_sql(sql, target.schema, target.path, where=target.where)
 
     def health_of(self, model: str | None) -> Health:
