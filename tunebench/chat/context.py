@@ -30,7 +30,9 @@ def prompt_counter(tokenizer) -> PromptCounter:
 
     def count(messages: list[dict]) -> int:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(
+            tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        )  # no "too long" warning: that is our question
 
     return count
 
