@@ -12,6 +12,7 @@ says what each field is:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypedDict
@@ -23,8 +24,10 @@ from gradio_client.utils import python_type_to_json_schema
 
 from tunebench.chat import ChatError
 from tunebench.serve.question import ERROR, Step
-from tunebench.serve.service import TextToSql, answer_json
+from tunebench.serve.service import INTERNAL, TextToSql, answer_json
 from tunebench.serve.uploads import UploadError, remove
+
+log = logging.getLogger(__name__)
 
 
 class Chart(TypedDict):
@@ -140,6 +143,9 @@ def register_api(demo: gr.Blocks, service: TextToSql) -> None:
             return answer_json(service.run_sql(sql, target), "", target.label)
         except (ValueError, UploadError, ChatError) as err:
             return answer_json(Step(ERROR, str(err), failure="input"), "", "")
+        except Exception:
+            log.exception("unexpected failure running %r", sql)
+            return answer_json(Step(ERROR, INTERNAL, failure="internal"), "", "")
         finally:
             if uploaded is not None:
                 remove(uploaded.path)

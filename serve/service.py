@@ -139,7 +139,12 @@ class TextToSql:
 
     def steps(self, question, target: Target, model: str | None) -> Iterator[Step]:
         """The page's and the API's steps: input checked, a place in line, the model's SQL, the rows."""
-        _, pipeline = self.pipeline(model)
+        self.models.choice(model)  # an unknown name is the caller's mistake: ChatError, as input
+        try:
+            _, pipeline = self.pipeline(model)
+        except ChatError as err:  # a known model that cannot be opened (an adapter's base is missing)
+            yield Step(ERROR, f"model error: {err}", failure="model")
+            return
         problem = pipeline.validate(question, target.schema)
         db_path, where = target.path, target.where
         if problem is None:

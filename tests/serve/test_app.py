@@ -142,3 +142,23 @@ def test_health_names_the_model_and_says_when_the_server_is_down(client, embedde
         }
         answer = down.predict(question="names over 10", database="school", api_name="/ask")
         assert answer["failure"] == "model" and answer["message"].startswith("model error: cannot reach")
+
+
+def test_a_model_that_cannot_be_opened_is_a_model_failure(embedded, adapters):
+    """In process, an adapter is loaded on its base: one whose folder holds no weights fails to open.
+    That is the model's failure, said in one line; an unknown name stays the caller's (input)."""
+    config = AppConfig(data_dir=embedded.data_dir)
+    with running_app(choices(embedded.base_dir, config, models_dir=adapters), config) as url:
+        client = Client(url, verbose=False)
+        assert [m["name"] for m in client.predict(api_name="/models")] == [
+            "tiny-base",
+            "run-a-lora",
+            "run-b-lora",
+        ]
+        broken = client.predict(
+            question="names over 10", database="school", model="run-a-lora", api_name="/ask"
+        )
+        assert (broken["failure"], broken["model"]) == ("model", "run-a-lora")
+        assert broken["message"].startswith(f"model error: cannot load {adapters / 'run-a' / 'adapter'}: ")
+        unknown = client.predict(question="names over 10", database="school", model="run-c", api_name="/ask")
+        assert unknown["failure"] == "input"
