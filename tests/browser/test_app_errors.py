@@ -27,6 +27,7 @@ from tests.browser.ui import (
     choose_upload,
     edit_sql,
     open_app,
+    settled,
     shown_sql,
     table_rows,
     wait_status,
@@ -103,6 +104,7 @@ def test_hostile_sql_is_refused_in_the_page(page, app_url, school):
     assert shown_sql(page) == "DROP TABLE students"
     expect(page.locator("#result")).to_be_hidden()
     assert digest(school) == before
+    settled(page)
     page.screenshot(path=str(artifacts_dir() / "app-refused.png"), full_page=True)
 
 
@@ -153,6 +155,7 @@ def test_a_hostile_pasted_schema_is_quoted_as_typed(page, app_url):
         f'"{shown}…"'
     )
     no_markup_in(page, "#status")
+    settled(page)
     page.screenshot(path=str(artifacts_dir() / "app-hostile-schema.png"), full_page=True)
     # SQLite's own message quotes a model's identifier the same way
     choose_database(page, "school")

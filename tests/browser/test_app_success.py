@@ -19,6 +19,7 @@ from tests.browser.ui import (
     choose_database,
     choose_upload,
     open_app,
+    settled,
     shown_sql,
     table_headers,
     table_rows,
@@ -143,6 +144,7 @@ def test_question_to_rows_in_the_browser(page, app_url, picked, tiny_server, emb
     # The right rows (gold), in the order the SQL returns them.
     assert Counter(map(tuple, shown)) == Counter(map(tuple, as_text(picked.expected.rows)))
     assert shown == as_text(execute_readonly(samples.path(db_id), picked.sql).rows)
+    settled(page)
     page.screenshot(path=str(artifacts_dir() / "app-success.png"), full_page=True)
 
 
@@ -168,4 +170,5 @@ def test_an_uploaded_database_answers_in_the_browser(page, app_url, picked, tmp_
         assert status.startswith(f"Done: {n} row") and f"(your database {mine.name})" in status
         if n:
             assert table_rows(page) == as_text(expected.rows)
+    settled(page)
     page.screenshot(path=str(artifacts_dir() / "app-upload.png"), full_page=True)

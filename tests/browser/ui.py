@@ -76,3 +76,10 @@ def edit_sql(page: Page, sql: str) -> None:
     page.keyboard.press("Delete")
     page.keyboard.insert_text(sql)
     expect(editor).to_have_text(sql)
+
+
+def settled(page: Page) -> None:
+    """The event is over: Gradio hides each output's loading overlay (`.wrap.full` gets `hide`). For
+    screenshots: a picture taken before shows the outputs greyed out."""
+    for output in ("#sql", "#status"):
+        expect(page.locator(f"{output} .wrap.full").first).to_have_class(re.compile(r"\bhide\b"))
