@@ -85,11 +85,17 @@ def test_app_answers_with_the_model_a_spec_names(where, trained_run, tiny_server
         stop(proc)
 
 
-def test_launch_local_serves_the_model_and_stops_on_ctrl_c(trained_run, embedded):
+def launch_local(embedded, model_dir) -> tuple[subprocess.Popen, int, int]:
+    """What `make serve` runs: the app and its supervised `transformers serve`, on chosen ports."""
     model_port = free_port()
     proc, port = start_app(
-        embedded, "--model", str(trained_run.merged), "--launch-local", "--model-port", str(model_port)
+        embedded, "--model", str(model_dir), "--launch-local", "--model-port", str(model_port)
     )
+    return proc, port, model_port
+
+
+def test_launch_local_serves_the_model_and_stops_on_ctrl_c(trained_run, embedded):
+    proc, port, model_port = launch_local(embedded, trained_run.merged)
     try:
         served, _ = read_until(proc, r"model: (\S+) · http://127\.0\.0\.1:(\d+)/v1 · live", HANG_S)
         read_until(proc, rf"tunebench demo: http://127\.0\.0\.1:{port}", HANG_S)

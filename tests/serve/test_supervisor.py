@@ -25,7 +25,7 @@ from gradio_client import Client
 
 from tests.browser.conftest import artifacts_dir
 from tests.conftest import HANG_S
-from tests.serve.test_app_cli import port_open, read_until, start_app, stop
+from tests.serve.test_app_cli import launch_local, port_open, read_until, stop
 from tunebench.chat.local_server import free_port
 from tunebench.serve.supervisor import ServerSupervisor, SupervisorConfig
 
@@ -54,10 +54,7 @@ def health(client: Client) -> dict:
 @pytest.fixture(scope="module")
 def served_app(embedded):
     """`python -m tunebench.serve --launch-local` as `make serve` runs it, on chosen ports."""
-    model_port = free_port()
-    proc, port = start_app(
-        embedded, "--model", str(embedded.base_dir), "--launch-local", "--model-port", str(model_port)
-    )
+    proc, port, model_port = launch_local(embedded, embedded.base_dir)
     try:
         started, _ = read_until(proc, r"model server: pid (\d+), restarted when", HANG_S)
         read_until(proc, rf"tunebench demo: http://127\.0\.0\.1:{port}", HANG_S)
