@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tunebench.chat import ChatError
 from tunebench.serve.config import AppConfig, add_model_args, model_config_from_args
+from tunebench.serve.context import budget_for
 from tunebench.serve.question import DONE, ERROR, GENERATING, QuestionPipeline
 from tunebench.serve.sample_dbs import resolve_db
 from tunebench.sql.execute import SqlResult, schema_of
@@ -70,16 +71,25 @@ def main(argv=None) -> int:
     except ChatError as err:  # e.g. no such folder, or a spec that names nothing
         print(f"error: {err}", file=sys.stderr)
         return 2
+    pipeline = QuestionPipeline(model, config, budget=budget_for(model))  # the SQL runs in a sandbox
+    try:
+        return _print_steps(pipeline.run(args.question, schema, db_path), args.quiet)
+    finally:
+        pipeline.close()
+        model.close()
+
+
+def _print_steps(steps, quiet: bool) -> int:
     shown = 0
-    for step in QuestionPipeline(model, config).run(args.question, schema, db_path):
-        if step.state == GENERATING and not args.quiet:
+    for step in steps:
+        if step.state == GENERATING and not quiet:
             sys.stderr.write(step.text[shown:])
             sys.stderr.flush()
             shown = len(step.text)
             continue
         if step.state == GENERATING:
             continue
-        if shown and not args.quiet:
+        if shown and not quiet:
             sys.stderr.write("\n")
         if step.sql:
             print(step.sql)

@@ -5,7 +5,8 @@ TUNEBENCH_MODEL           the model, as one spec (`tunebench.chat.ModelSpec`): a
                           `http://host:port/v1#served-name` (TGI, vLLM, SGLang, `transformers serve`)
                           (default: models/tiny-text-to-sql/merged)
 TUNEBENCH_API_KEY_ENV     NAME of the variable holding the server's API key (the key never goes in a file)
-TUNEBENCH_TIMEOUT         seconds per request to a server (default 60)
+TUNEBENCH_TIMEOUT         seconds the app waits for a server's first token, and between two tokens
+                          (default 15; no retry: a frozen server costs a user 15 s, not minutes)
 TUNEBENCH_DEVICE          device for a folder loaded in process (default: cuda when present, else cpu)
 TUNEBENCH_ADAPTERS        where the app looks for LoRA adapters to offer (default: the models volume)
 """
@@ -37,9 +38,12 @@ class ModelConfig:
 
     spec: str = ""  # empty: default_model()
     api_key_env: str | None = None
-    timeout_s: float = 60.0
-    # One retry: a demo user would rather see "server down" quickly than wait through backoff.
-    max_retries: int = 1
+    # A streamed answer's first token (and each next one) must come within this; the openai client's
+    # timeout is per read, so it bounds the wait a user sees without cutting a long answer short.
+    timeout_s: float = 15.0
+    # No retry: a demo user would rather see "server down" at once than wait through backoff (a
+    # supervised server is restarted by `make serve` itself, see serve/supervisor.py).
+    max_retries: int = 0
     device: str | None = None
 
     @property
@@ -82,7 +86,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         "(default: $TUNEBENCH_MODEL, else models/tiny-text-to-sql/merged)",
     )
     g.add_argument("--api-key-env", help="NAME of the environment variable holding the server's API key")
-    g.add_argument("--timeout", type=float, help="seconds per request to a server")
+    g.add_argument(
+        "--timeout", type=float, help="seconds to wait for a server's first token, and between tokens"
+    )
     g.add_argument("--device", help="device for a folder loaded in process (cpu, cuda)")
 
 
@@ -98,14 +104,21 @@ class AppConfig:
 
     data_dir: Path | None = None  # sample databases (default: data/text2sql, built when missing)
     max_question_chars: int = 500
-    max_schema_chars: int = 8000
+    max_schema_chars: int = 8000  # a first cap; the prompt's tokens are then checked against the model
+    max_sql_chars: int = 10_000  # SQL a user edits and runs again
     max_new_tokens: int = 256
+    # A prompt must leave at least this many of the model's positions for the SQL (the answer is
+    # then cut to what is left); fewer, and the question is refused before the model is asked.
+    min_answer_tokens: int = 32
     temperature: float = 0.0
     sql_timeout_s: float = 2.0
     max_rows: int = 200
     concurrency_limit: int = 2  # generations at once; a model in the app's process runs one anyway
-    queue_size: int = 32  # requests waiting beyond that are refused
+    queue_size: int = 32  # questions waiting beyond the running ones; more are answered "busy"
+    max_upload_bytes: int = 64 << 20  # an uploaded SQLite file
     examples_per_db: int = 8
+    health_every_s: float = 2.0  # how often the model's health is checked in the background
+    health_timeout_s: float = 1.0  # a health check waits this long for the server, no more
 
     @property
     def settings(self) -> GenerationSettings:

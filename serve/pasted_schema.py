@@ -9,6 +9,7 @@ otherwise come back as "this IS DISTINCT FROM sql").
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import tempfile
 import threading
@@ -27,36 +28,80 @@ def _quote(text: str) -> str:
     return f'"{text}"' if len(text) <= _QUOTE_CHARS else f'"{text[: _QUOTE_CHARS - 1]}…"'
 
 
-def split_statements(schema: str) -> list[str]:
-    """The statements of `schema` as the user typed them (split on `;` outside quotes and comments)."""
+def _statements(schema: str) -> list[tuple[str, list[int]]]:
+    """Each statement as the user typed it (split on `;` outside quotes and comments), with the offsets
+    (within it) of every CREATE keyword after its first token: a `;` missing between two statements.
+    A piece with no tokens (only a trailing `-- comment` or `/* … */`) is no statement."""
     try:
         tokens = sqlglot.tokenize(schema, read="sqlite")
     except sqlglot.errors.SqlglotError:
-        return [schema.strip()] if schema.strip() else []
-    pieces, start = [], 0
-    for token in tokens:
-        if token.token_type == TokenType.SEMICOLON:
-            pieces.append(schema[start : token.start])
-            start = token.end + 1
-    pieces.append(schema[start:])
-    return [p.strip() for p in pieces if p.strip()]
+        return [(schema.strip(), [])] if schema.strip() else []
+    out: list[tuple[str, list[int]]] = []
+    start, piece = 0, []
+    for token in [*tokens, None]:
+        if token is not None and token.token_type != TokenType.SEMICOLON:
+            piece.append(token)
+            continue
+        end = token.start if token is not None else len(schema)
+        if piece:  # tokens, not just comments and blanks
+            text = schema[start:end]
+            lead = len(text) - len(text.lstrip())
+            creates = [t.start - start - lead for t in piece[1:] if t.token_type == TokenType.CREATE]
+            out.append((text.strip(), creates))
+        start, piece = (token.end + 1 if token is not None else end), []
+    return out
+
+
+def split_statements(schema: str) -> list[str]:
+    """The statements of `schema` as the user typed them (split on `;` outside quotes and comments)."""
+    return [text for text, _ in _statements(schema)]
+
+
+_TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+, col: \d+.*?>")
+_CLASS_REPR = re.compile(r"<class '[\w.]*?(\w+)'>")
+NESTS_TOO_DEEPLY = "nests too deeply"
+
+
+def _parser_reason(err: SchemaError) -> str:
+    """Why the parser stopped, in its words but readable: sqlglot's first error without the ANSI
+    highlight and token reprs, with where it stopped; or tunebench's own reason (nesting too deep)."""
+    cause = err.__cause__
+    details = getattr(cause, "errors", None)
+    if details:
+        first = details[0]
+        text = _TOKEN_REPR.sub(lambda m: f'"{m.group(1)}"', str(first.get("description", "")))
+        text = _CLASS_REPR.sub(r"\1", text)
+        return f"{text} (line {first.get('line')}, column {first.get('col')})"
+    return str(err).split(": ", 1)[-1]
 
 
 def read_schema(schema: str) -> list[TableDef]:
     """The tables of a pasted schema; raises `SchemaError` with a message that quotes the user's text."""
-    statements = split_statements(schema)
+    statements = _statements(schema)
     if not statements:
         raise SchemaError("the schema is empty: paste CREATE TABLE statements")
     tables: list[TableDef] = []
-    for number, statement in enumerate(statements, 1):
+    for number, (statement, creates) in enumerate(statements, 1):
         where = f"statement {number} {_quote(statement)}" if len(statements) > 1 else _quote(statement)
+        if creates:
+            raise SchemaError(
+                f"a ';' is missing before {_quote(statement[creates[0] :])}: "
+                "end each CREATE TABLE statement with ';'"
+            )
         try:
             tables += parse_schema(statement)
         except SchemaError as err:
             # parse_schema's reason, without its re-rendered SQL (the text after the colon)
             reason = str(err).split(":", 1)[0]
+            if NESTS_TOO_DEEPLY in str(err):  # not a syntax error: the parser's own limit
+                raise SchemaError(
+                    f"the schema {NESTS_TOO_DEEPLY} for tunebench's SQL parser (sqlglot runs out of "
+                    f"recursion; SQLite itself may accept it): {where}"
+                ) from None
             if reason.startswith("cannot parse"):
-                raise SchemaError(f"the schema does not parse as SQL: {where}") from None
+                raise SchemaError(
+                    f"the schema does not parse as SQL ({_parser_reason(err)}): {where}"
+                ) from None
             if reason.startswith("not a CREATE TABLE"):
                 raise SchemaError(
                     f"the schema may contain only CREATE TABLE statements, not {where}"

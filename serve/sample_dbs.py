@@ -14,6 +14,7 @@ from pathlib import Path
 from tunebench.embedded.sqlgen import build_sql_dataset, load_split
 from tunebench.runs.paths import embedded_sql_dir
 from tunebench.sql.execute import schema_of
+from tunebench.sql.schema import parse_schema
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class SampleDatabases:
 
     def schema(self, db_id: str) -> str:
         return schema_of(self.path(db_id))
+
+    def tables(self, db_id: str) -> list[str]:
+        return [t.name for t in parse_schema(self.schema(db_id))]
 
     @cached_property
     def _test_rows(self) -> list[dict]:

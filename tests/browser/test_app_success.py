@@ -3,21 +3,34 @@ fine-tuned in this test session: choose a database, type a question, click, see 
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import artifacts_dir
-from tests.browser.ui import ask, choose_database, open_app, shown_sql, table_headers, table_rows, wait_status
+from tests.browser.ui import (
+    ask,
+    choose_database,
+    choose_upload,
+    open_app,
+    settled,
+    shown_sql,
+    table_headers,
+    table_rows,
+    wait_status,
+)
 from tests.serve.apps import running_app
 from tunebench.chat import GenerationSettings, open_chat_model
 from tunebench.embedded.sqlgen import load_split
 from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
-from tunebench.sql.execute import SqlResult, execute_readonly
+from tunebench.sql.execute import SqlResult, execute_readonly, schema_of
 from tunebench.sql.extract import extract_sql
 from tunebench.sql.prompt import sql_messages
 
@@ -110,7 +123,8 @@ def test_question_to_rows_in_the_browser(page, app_url, picked, tiny_server, emb
     db_id, question = picked.row["db_id"], picked.row["question"]
     open_app(page, app_url)
     expect(page.locator("#health")).to_contain_text("live")
-    expect(page.locator("#health")).to_contain_text(tiny_server.model)
+    # named by its run (the server names it by its folder, models/<run>/merged)
+    expect(page.locator("#health")).to_contain_text(Path(tiny_server.model).parent.name)
 
     choose_database(page, db_id)
     expect(page.locator("#schema textarea")).to_have_value(samples.schema(db_id))
@@ -130,4 +144,31 @@ def test_question_to_rows_in_the_browser(page, app_url, picked, tiny_server, emb
     # The right rows (gold), in the order the SQL returns them.
     assert Counter(map(tuple, shown)) == Counter(map(tuple, as_text(picked.expected.rows)))
     assert shown == as_text(execute_readonly(samples.path(db_id), picked.sql).rows)
+    settled(page)
     page.screenshot(path=str(artifacts_dir() / "app-success.png"), full_page=True)
+
+
+def test_an_uploaded_database_answers_in_the_browser(page, app_url, picked, tmp_path):
+    """The user's own file: the picked database with every other row gone. Its schema is the same, so
+    the model writes the same SQL; the rows are the file's own."""
+    db_id, question = picked.row["db_id"], picked.row["question"]
+    mine = tmp_path / f"my-{db_id}.sqlite"
+    shutil.copy(picked.row["db_path"], mine)
+    with sqlite3.connect(mine) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            con.execute(f'DELETE FROM "{table}" WHERE rowid % 2 = 0')
+    expected = execute_readonly(mine, picked.sql)
+    open_app(page, app_url)
+    assert f"Done: loaded {mine.name}" in choose_upload(page, mine)
+    expect(page.locator("#schema textarea")).to_have_value(schema_of(mine))
+    ask(page, question)
+    status = wait_status(page, r"(Done: \d+ rows?|Error:)")  # not the upload's own "Done: loaded …"
+    assert shown_sql(page) == picked.sql
+    if expected.ok:
+        n = len(expected.rows)
+        assert status.startswith(f"Done: {n} row") and f"(your database {mine.name})" in status
+        if n:
+            assert table_rows(page) == as_text(expected.rows)
+    settled(page)
+    page.screenshot(path=str(artifacts_dir() / "app-upload.png"), full_page=True)

@@ -6,7 +6,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-WAIT_MS = 90_000  # a full answer on 2 busy cores: generation + SQL + render
+from tests.conftest import HANG_S
+
+WAIT_MS = HANG_S * 1000  # only a hang stops it: a full answer takes seconds idle, many times that loaded
 
 
 def open_app(page: Page, url: str) -> None:
@@ -55,3 +57,29 @@ def table_rows(page: Page) -> list[list[str]]:
 
 def table_headers(page: Page) -> list[str]:
     return [h.inner_text().strip() for h in page.locator("#result [role=columnheader]").all()]
+
+
+def choose_upload(page: Page, path) -> str:
+    """Choose "(upload a SQLite file)" and upload `path`; returns the status line it leads to."""
+    page.get_by_role("combobox", name="Database").click()
+    page.get_by_role("option", name=re.compile("upload a SQLite file")).click()
+    expect(page.locator("#upload")).to_be_visible()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    return wait_status(page, r"(Done: loaded|Error:)")
+
+
+def edit_sql(page: Page, sql: str) -> None:
+    """Replace the SQL in the editor, as a user selects it all and types."""
+    editor = page.locator("#sql .cm-content")
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(sql)
+    expect(editor).to_have_text(sql)
+
+
+def settled(page: Page) -> None:
+    """The event is over: Gradio hides each output's loading overlay (`.wrap.full` gets `hide`). For
+    screenshots: a picture taken before shows the outputs greyed out."""
+    for output in ("#sql", "#status"):
+        expect(page.locator(f"{output} .wrap.full").first).to_have_class(re.compile(r"\bhide\b"))

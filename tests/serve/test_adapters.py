@@ -18,8 +18,10 @@ pytestmark = pytest.mark.slow  # the model fine-tuned in this session
 def test_the_adapter_on_the_volume_answers_like_the_merged_model(trained_run, embedded):
     config = AppConfig(data_dir=embedded.data_dir, max_new_tokens=48)
     models = choices(trained_run.merged, config, models_dir=trained_run.root.parent)
-    label = f"{trained_run.root.name} (LoRA adapter, unmerged)"
-    assert models.labels == [str(trained_run.merged), label]
+    run = trained_run.root.name
+    label = f"{run}-lora"  # stable names: the run for the merged model, <run>-lora for its adapter
+    assert models.names == [run, label]
+    assert models.labels == [run, f"{run} · LoRA adapter (unmerged)"]
     adapter = models.get(label)
     assert adapter.describe()["model"] == str(trained_run.adapter)
     rows = [r for r in load_split(embedded.data_dir, "test") if r["difficulty"] == "easy"][:3]
@@ -32,4 +34,4 @@ def test_the_adapter_on_the_volume_answers_like_the_merged_model(trained_run, em
         answer = client.predict(question=row["question"], database=row["db_id"], model=label, api_name="/ask")
         merged = client.predict(question=row["question"], database=row["db_id"], api_name="/ask")
         assert answer["model"] == label and answer["sql"] == merged["sql"] and answer["sql"]
-        assert "**live**" in client.predict(model=label, api_name="/health")
+        assert client.predict(model=label, api_name="/health")["model"] == label

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
 from tests.conftest import HANG_S
 from tests.serve.apps import running_app
+from tests.serve.test_app import wait_for_health
 from tests.serve.wire_servers import CannedOpenAIServer
 from tunebench.serve.config import AppConfig
 from tunebench.serve.sample_dbs import SampleDatabases
@@ -36,6 +38,8 @@ def app_url(embedded):
     with CannedOpenAIServer(ANSWERS) as server:
         config = AppConfig(data_dir=embedded.data_dir)
         with running_app(f"{server.url}/v1#canned-sql", config) as url:
+            # the example's last line reads the background health check: let its first check finish
+            wait_for_health(Client(url, verbose=False), "", lambda h: h["live"])
             yield url
 
 
@@ -49,7 +53,9 @@ def test_the_documented_gradio_client_example_runs(app_url, embedded):
         timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
-    first, second, health = proc.stdout.splitlines()[-3:]  # after gradio_client's "Loaded as API" line
+    lines = [ln for ln in proc.stdout.splitlines() if not ln.startswith("Loaded as API")]
+    models, first, second, *streamed, health = lines
+    assert ast.literal_eval(models) == ["canned-sql"]
     count = execute_readonly(
         SampleDatabases.load(embedded.data_dir).path("school"), ANSWERS["How many students are there?"]
     )
@@ -57,4 +63,9 @@ def test_the_documented_gradio_client_example_runs(app_url, embedded):
     ok, rest = second.split(" ", 1)
     assert ast.literal_eval(ok) is True and rest.startswith(ANSWERS["Which heads are older than 56?"])
     assert "empty database built from the pasted schema" in rest
-    assert "**live**" in health and "canned-sql" in health
+    # the stream: the SQL as it is written, then the final answer
+    assert streamed[-1] == f"done {ANSWERS['How many students are there?']}"
+    growing = [ln.removeprefix("generating ") for ln in streamed if ln.startswith("generating ")]
+    assert len(growing) >= 3 and growing[-1] == ANSWERS["How many students are there?"]
+    health = ast.literal_eval(health)
+    assert (health["model"], health["live"], health["detail"]) == ("canned-sql", True, "live")

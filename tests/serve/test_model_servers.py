@@ -12,13 +12,14 @@ import argparse
 
 import pytest
 
+from tests.conftest import HANG_S
 from tests.serve.wire_servers import TGIWireServer
 from tunebench.chat import ChatError, GenerationSettings
 from tunebench.chat.local_server import free_port
 from tunebench.chat.template import IM_END
 from tunebench.embedded.sqlgen import load_split
 from tunebench.serve.config import ModelConfig, add_model_args, default_model, model_config_from_args
-from tunebench.serve.question import check_health
+from tunebench.serve.health import probe
 from tunebench.sql.extract import extract_sql
 from tunebench.sql.prompt import sql_messages
 
@@ -53,8 +54,8 @@ def test_a_folder_streams_the_fine_tuned_model_in_process(inprocess, reference, 
     pieces = list(inprocess.stream(conversations[0]))
     assert len(pieces) > 1 and "".join(pieces).strip() == reference[0]
     assert IM_END not in reference[0] and extract_sql(reference[0])  # it answers and stops
-    health = check_health(inprocess)
-    assert health.ok and health.model == str(trained_run.merged) and health.location == "in this process"
+    health = probe("tiny", inprocess, timeout_s=1)
+    assert health.ok and health.location == "in this process" and inprocess.probe() == str(trained_run.merged)
 
 
 @pytest.mark.slow
@@ -67,8 +68,8 @@ def test_transformers_serve_streams_the_same_sql(tiny_server, named, reference, 
         pieces = list(model.stream(messages))
         assert len(pieces) > 1, "the answer should arrive in pieces"
         assert extract_sql("".join(pieces)) == extract_sql(expected)
-    health = check_health(model)
-    assert health.ok and health.model == tiny_server.model and health.location == tiny_server.base_url
+    health = probe("tiny", model, timeout_s=HANG_S)
+    assert health.ok and model.probe() == tiny_server.model and health.location == tiny_server.base_url
 
 
 @pytest.mark.slow
@@ -83,8 +84,8 @@ def test_tgi_messages_api(tgi_server, reference, conversations):
     assert body["messages"] == conversations[-1] and body["stream"] is True
     assert body["temperature"] == 0  # TGI decodes greedily at 0; left out it would sample at 1.0
     assert body["model"] == "tiny-text-to-sql" and body["max_tokens"] == SETTINGS.max_new_tokens
-    health = check_health(model)
-    assert health.ok and health.model == "tiny-text-to-sql" and health.location == f"{tgi_server.url}/v1"
+    health = probe("tiny-text-to-sql", model, timeout_s=HANG_S)
+    assert health.ok and model.probe() == "tiny-text-to-sql" and health.location == f"{tgi_server.url}/v1"
 
 
 @pytest.mark.slow
@@ -103,8 +104,8 @@ def test_server_down_is_one_readable_sentence(conversations):
     model = ModelConfig(spec=f"{url}#m").open(SETTINGS)
     with pytest.raises(ChatError, match=r"cannot reach the model server at http://127\.0\.0\.1:\d+/v1"):
         list(model.stream(conversations[0]))
-    health = check_health(model)
-    assert not health.ok and "cannot reach" in health.detail and "not reachable" in health.markdown()
+    health = probe("m", model, timeout_s=HANG_S)
+    assert not health.ok and "cannot reach" in health.detail and health.detail in health.line()
 
 
 def test_configuration_from_environment_and_flags(tmp_path, monkeypatch):

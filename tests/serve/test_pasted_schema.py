@@ -3,6 +3,8 @@ an empty SQLite database built from it (reused for the same schema, read-only wh
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tunebench.serve.pasted_schema import (
@@ -33,7 +35,16 @@ def test_statements_are_split_as_typed():
             "CREATE TABLE a (x INT); DELETE FROM a",
             'the schema may contain only CREATE TABLE statements, not statement 2 "DELETE FROM a"',
         ),
-        ("CREATE TABLE (", 'the schema does not parse as SQL: "CREATE TABLE ("'),
+        (
+            "CREATE TABLE (",
+            'the schema does not parse as SQL (Expected table name but got "(" (line 1, column 14)): '
+            '"CREATE TABLE ("',
+        ),
+        # a missing ';' between two statements is named as such, not as "only CREATE TABLE statements"
+        (
+            "CREATE TABLE a (x INT)\nCREATE TABLE b (y INT);",
+            """a ';' is missing before "CREATE TABLE b (y INT)": end each CREATE TABLE statement with ';'""",
+        ),
         (
             "create table t as select 1",
             'the schema cannot be used (CREATE TABLE without a column list): "create table t as select 1"',
@@ -46,6 +57,25 @@ def test_bad_schemas_are_named_in_the_users_words(schema, message):
     assert check_schema(schema) == message
     with pytest.raises(SchemaError):
         read_schema(schema)
+
+
+@pytest.mark.parametrize("tail", ["-- the end", "/* done */", "-- a\n/* b */\n", "; -- two ;; semicolons"])
+def test_comments_after_the_last_statement_are_not_a_statement(tail, tmp_path):
+    schema = f"CREATE TABLE a (x INT);\nCREATE TABLE b (y TEXT); {tail}"
+    assert check_schema(schema) is None
+    assert [t.name for t in read_schema(schema)] == ["a", "b"]
+    assert "CREATE TABLE b" in schema_of(EmptyDatabases(tmp_path).path_for(schema))
+
+
+def test_nesting_past_the_parser_is_named_as_such_not_as_bad_sql():
+    depth = 50
+    schema = "CREATE TABLE t (x INT CHECK (" + "(" * depth + "x > 0" + ")" * depth + "));"
+    sqlite3.connect(":memory:").execute(schema)  # SQLite accepts it
+    message = check_schema(schema)
+    assert message.startswith(
+        "the schema nests too deeply for tunebench's SQL parser (sqlglot runs out of recursion"
+    )
+    assert "does not parse as SQL" not in message and message.endswith('…"')
 
 
 def test_a_long_statement_is_quoted_shortened():

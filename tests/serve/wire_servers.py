@@ -7,7 +7,11 @@
   "validation"} to a negative temperature or a prompt + max_tokens over its token budget. Every
   request is recorded for the tests to inspect.
 - `CannedOpenAIServer`: an OpenAI-format chat server whose answers the test chooses (e.g. a hostile
-  `DROP TABLE …`), for the page's error cases; the real `openai` client talks to it over HTTP.
+  `DROP TABLE …`), for the page's error cases; the real `openai` client talks to it over HTTP. It can
+  refuse a question as a server refuses a prompt too long for its model, and hold every answer until
+  the test opens its `gate` (to fill the app's line of waiting questions without racing it).
+- `FrozenServer`: a server that accepts connections and never answers, as a frozen (SIGSTOPped)
+  model server does: the kernel still completes the TCP handshake.
 """
 
 from __future__ import annotations
@@ -62,6 +66,13 @@ class _Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def last_post(self) -> dict:
+        """The last POST (a chat request): an app's background health checks GET in between."""
+        return [r for r in self.requests if r["method"] == "POST"][-1]
+
+    def posts(self) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST"]
 
     def __enter__(self):
         self.thread.start()
@@ -232,12 +243,20 @@ class CannedOpenAIServer(_Server):
     model = "canned-sql"
 
     def __init__(
-        self, answers: dict[str, str], default: str = "SELECT 1", delay_s: dict[str, float] | None = None
+        self,
+        answers: dict[str, str],
+        default: str = "SELECT 1",
+        delay_s: dict[str, float] | None = None,
+        refusals: dict[str, tuple[int, str]] | None = None,
     ):
         super().__init__()
         self.answers = answers
         self.default = default
         self.delay_s = delay_s or {}  # question -> seconds between chunks (to watch streaming)
+        self.refusals = refusals or {}  # question -> (HTTP status, the server's message)
+        self.gate = threading.Event()  # answers wait for it; open unless a test closes it
+        self.gate.set()
+        self.held = threading.Semaphore(0)  # released once per request that reached the gate
 
     def handle_get(self, h):
         if h.path == "/v1/models":
@@ -250,7 +269,12 @@ class CannedOpenAIServer(_Server):
         if h.path != "/v1/chat/completions":
             return super().handle_post(h, body)
         question = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        if question in self.refusals:
+            status, message = self.refusals[question]
+            return self.send_json(h, status, {"error": {"message": message, "type": "invalid_request_error"}})
         answer = self.answers.get(question, self.default)
+        self.held.release()
+        self.gate.wait()
         self.start_sse(h)
         words = answer.split(" ")
         for i, word in enumerate(words):  # one chunk per word, as a model streams tokens
@@ -258,3 +282,41 @@ class CannedOpenAIServer(_Server):
             time.sleep(self.delay_s.get(question, 0.0))
         self.send_event(h, _chat_chunk(self.model, None, "stop"))
         self.send_event(h, "[DONE]")
+
+
+class FrozenServer:
+    """Listens on 127.0.0.1 and never answers: connections are accepted (by the kernel's backlog, and
+    by this thread) and then left alone, as a SIGSTOPped server leaves them."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.sock.close()
+        for conn in self.accepted:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()

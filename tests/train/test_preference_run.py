@@ -130,7 +130,8 @@ def test_the_merged_dpo_model_serves_in_the_app(dpo_run, embedded):
     with running_app(spec, config) as url:
         client = Client(url, verbose=False)
         answer = client.predict(question="How many students are there?", database="school", api_name="/ask")
-    assert answer["model"] == spec and answer["sql"], answer  # the DPO model wrote SQL, and the app ran it
+    # the DPO model (named by its run) wrote SQL, and the app ran it
+    assert answer["model"] == dpo_run.out.name and answer["sql"], answer
     assert answer["ok"] or answer["failure"] == "sql", answer
 
 

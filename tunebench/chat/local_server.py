@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +45,30 @@ def serve_command(model_dir: str | Path, port: int, device: str = "cpu") -> list
     return [str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", device]
 
 
+def start_server(model_dir: str | Path, port: int, *, device: str = "cpu", log=None) -> subprocess.Popen:
+    """Start `transformers serve MODEL` on 127.0.0.1:`port` (not waiting for it); `log`: an open file."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return subprocess.Popen(
+        serve_command(model_dir, port, device),
+        stdout=log if log is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+def stop_server(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after `grace_s`; a stopped (SIGSTOP) process is continued to receive it."""
+    if proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def transformers_serve(
     model_dir: str | Path,
@@ -55,20 +80,12 @@ def transformers_serve(
 ) -> Iterator[Endpoint]:
     """Run `transformers serve MODEL` until the block exits; yields its `Endpoint`."""
     port = port or free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        serve_command(model_dir, port, device), stdout=log, stderr=subprocess.STDOUT, env=env
-    )
+    log = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed below
+    proc = start_server(model_dir, port, device=device, log=log)
     try:
         wait_http_ok(f"http://127.0.0.1:{port}/health", ready_timeout_s, proc)
         yield Endpoint(base_url=f"http://127.0.0.1:{port}/v1", model=str(model_dir))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if log_path:
+        stop_server(proc)
+        if log is not None:
             log.close()
