@@ -34,7 +34,9 @@ def test_an_exported_gguf_answers_like_its_merged_folder(trained_run, embedded, 
     fields = GGUFReader(out).fields
     assert fields["general.architecture"].contents() == "llama"
     assert fields["tokenizer.ggml.model"].contents() == "gpt2"
-    assert "generation" not in fields["tokenizer.chat_template"].contents()  # llama.cpp reads it plainly
+    template = fields["tokenizer.chat_template"].contents()
+    assert "add_generation_prompt" in template and "{% generation %}" not in template  # plain for llama.cpp
+    assert "endgeneration" not in template
     rows = [json.loads(line) for line in (embedded.data_dir / "test.jsonl").read_text().splitlines()[:16]]
     conversations = [sql_messages(r["schema"], r["question"]) for r in rows]
     folder = ModelSpec.parse(out).ref  # transformers' GGUF loader, through the one model spec
