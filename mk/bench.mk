@@ -1,5 +1,5 @@
 # Benchmarks (bench/): ratios against a baseline measured in the same run; results in bench/results/.
-#   make bench                         CPU: tokens/s and time to 70% vs plain TRL: bench/results/*.json + summary.md
+#   make bench                         CPU: tokens/s (tiny and SmolLM2-135M) and time to 70% vs plain TRL: bench/results/*.json + summary.md
 #   make bench-wheels                  (with network) wheels for an offline GPU machine -> bench/wheels
 #   make bench-gpu                     (on the GPU machine) offline install + 7B QLoRA benchmark
 BENCH_ARGS ?=
@@ -18,6 +18,7 @@ BENCH_MODEL = $(if $(wildcard $(MODEL)/config.json),$(MODEL),$(BASE_MODEL))
 ##@ benchmarks
 bench: setup ## CPU benchmarks: tokens/s and time to 70% accuracy vs plain TRL (+ the other bench/ scripts)
 	$(BIN)/python -m bench.train_throughput $(BENCH_ARGS)
+	$(BIN)/python -m bench.train_throughput --suite smollm2 $(BENCH_ARGS)
 	$(BIN)/python -m bench.time_to_accuracy $(BENCH_TTA_ARGS)
 	@status=0; for s in generation_speed judge_concurrency serve_latency; do \
 	  case $$s in judge_concurrency) extra= ;; *) extra="--model $(BENCH_MODEL)" ;; esac; \

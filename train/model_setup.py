@@ -114,6 +114,8 @@ def lora_config(model_args, tb_args, model, new_token_ids: list[int]):
         and ("embed_tokens" in modules_to_save or "trainable_token_indices" in kwargs)
     ):
         kwargs["ensure_weight_tying"] = True
+    if tb_args.lora_top_layers:
+        target, kwargs["layers_to_transform"] = top_layers(model, target, tb_args.lora_top_layers)
     return LoraConfig(
         r=model_args.lora_r,
         lora_alpha=model_args.lora_alpha,
@@ -125,3 +127,27 @@ def lora_config(model_args, tb_args, model, new_token_ids: list[int]):
         use_dora=model_args.use_dora,
         **kwargs,
     )
+
+
+def top_layers(model, target, count: int) -> tuple[list[str], list[int]]:
+    """(target module names, layer indices) for LoRA on the top `count` decoder layers.
+
+    PEFT takes `layers_to_transform` only with target modules named, not "all-linear": that keyword
+    becomes the names of the linear layers inside the decoder layers (PEFT's own meaning: never the
+    output head)."""
+    import torch
+
+    from tunebench.train.recipe import RecipeError
+
+    layers = model.config.get_text_config().num_hidden_layers
+    if count > layers:  # train/recipe.py says so before loading where it can read the config
+        raise RecipeError(f"lora_top_layers: {count}: the model has {layers} layers")
+    if target == "all-linear":
+        target = sorted(
+            {
+                name.rsplit(".", 1)[-1]
+                for name, module in model.named_modules()
+                if ".layers." in name and isinstance(module, torch.nn.Linear)
+            }
+        )
+    return list(target), list(range(layers - count, layers))

@@ -324,6 +324,33 @@ def _cached(repo_id: str) -> bool:
         return True
 
 
+def _embedded_base(args, key: str, value: str) -> bool:
+    """The tiny base `embedded: true` builds (a recipe on another base builds only the embedded data)."""
+    from tunebench.runs.paths import tiny_base_dir
+
+    return bool(args.embedded) and key == "model_name_or_path" and Path(value) == tiny_base_dir()
+
+
+def check_top_layers(recipe: Recipe) -> None:
+    """`lora_top_layers` within the base's layers, read from its config.json before the model loads."""
+    import json
+
+    count, name = recipe.args.lora_top_layers, recipe.model.model_name_or_path
+    if count is None:
+        return
+    if count < 1:
+        raise RecipeError(
+            f"{recipe.where('lora_top_layers')}: {count}: give at least 1 layer (or leave it out)"
+        )
+    config = Path(name or "") / "config.json"
+    if not config.is_file():
+        return  # a hub model: PEFT's own check applies once it is loaded
+    values = json.loads(config.read_text())
+    layers = values.get("num_hidden_layers") or values.get("text_config", {}).get("num_hidden_layers")
+    if layers and count > layers:
+        raise RecipeError(f"{recipe.where('lora_top_layers')}: {count}: {name} has {layers} layers")
+
+
 def check_inputs(recipe: Recipe) -> None:
     """The recipe's local inputs exist: a missing file or folder is one line before training starts, not
     a hub download attempt and a traceback after the model has loaded."""
@@ -331,7 +358,7 @@ def check_inputs(recipe: Recipe) -> None:
     # fidelity_dataset is left alone: a run whose file is missing here measures merge fidelity on its own
     # held-out split instead (train/merging.py says so), which is what a recipe copied elsewhere wants.
     for key, value in (("model_name_or_path", model.model_name_or_path), ("dataset_name", args.dataset_name)):
-        if not value or args.embedded:
+        if not value or args.embedded and key == "dataset_name" or _embedded_base(args, key, value):
             continue  # the embedded default builds its model and data first
         if any(ch in value for ch in "*?["):
             continue  # a glob: sources.local_files says when it matches nothing
@@ -346,3 +373,4 @@ def check_inputs(recipe: Recipe) -> None:
             )
             hint = f" (did you mean {str(parent / near[0])!r}?)" if near else ""
             raise RecipeError(f"{recipe.where(key)}: {value}: no such file or folder{hint}")
+    check_top_layers(recipe)

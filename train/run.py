@@ -122,10 +122,34 @@ def interrupted_message(run: RunPaths, trainer, command: str) -> str:
     )
 
 
+def prepare_base(recipe: Recipe) -> dict | None:
+    """A base that is built, not downloaded: a packaged model's folder (models/smollm2-135m-instruct) is
+    built from its pip package the first time, and a `.gguf` model_name_or_path becomes the folder
+    converted from it (once, models/gguf/), which the run then trains on, records and merges into.
+    Returns the GGUF file's record (sha256, tensor types), or None for any other base."""
+    from tunebench.bases import PACKAGED, build_packaged, from_gguf, is_gguf, read_record
+    from tunebench.bases.packaged import default_folder
+
+    name = recipe.model.model_name_or_path
+    if not name:
+        return None
+    for key, entry in PACKAGED.items():
+        if Path(name) == default_folder(entry) and not Path(name).is_dir():
+            log.info("building %s from the pip package %s", name, key)
+            build_packaged(key, name)
+    if not is_gguf(name):
+        return None
+    folder = str(from_gguf(name))
+    log.info("base %s: converted from the GGUF file %s", folder, name)
+    recipe.model.model_name_or_path = recipe.record["model_name_or_path"] = folder
+    return {"file": name, **(read_record(folder) or {}).get("source", {})}
+
+
 def train(recipe: Recipe, command: str = "python -m tunebench.train") -> RunPaths:
     """Train the recipe's run to its merged model; `command` is how the user ran it (for messages)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args, config = recipe.args, recipe.config
+    gguf_source = prepare_base(recipe)
     check_inputs(recipe)
     run = _run_dir(config)
     prepare_run_folder(run, args, main_process=int(os.environ.get("RANK", "0")) == 0)
@@ -162,6 +186,8 @@ def train(recipe: Recipe, command: str = "python -m tunebench.train") -> RunPath
     manifest = run_manifest(recipe, built, result, run, checkpoint, wall)
     if base_build is not None:
         manifest.extra["tiny_base"] = base_build
+    if gguf_source is not None:
+        manifest.extra["base_gguf"] = gguf_source
     if built.preference is not None:  # trainer, beta, reference model, pairs/ties/dropped rows
         manifest.extra["preference"] = built.preference.to_dict()
     if built.peft_config is None:

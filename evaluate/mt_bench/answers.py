@@ -108,10 +108,10 @@ class DeferredModel(ChatModel):
     def __init__(self, spec: ModelSpec, opener):
         self.spec, self._opener, self._model = spec, opener, None
 
-    def generate(self, conversations, settings=None, *, progress=False):
+    def generate(self, conversations, settings=None, *, progress=False, on_done=None):
         if self._model is None:
             self._model = self._opener()
-        return self._model.generate(conversations, settings, progress=progress)
+        return self._model.generate(conversations, settings, progress=progress, on_done=on_done)
 
     @property
     def loaded(self) -> bool:

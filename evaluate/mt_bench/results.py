@@ -20,8 +20,9 @@ from tunebench.runs.atomic_io import atomic_write_text
 
 BOOTSTRAP_ROUNDS = 1000
 SMOKE_BANNER = (
-    "> **SMOKE RUN** — the embedded tiny model answered and judged itself. These numbers test the "
-    "plumbing only; most verdicts are unparseable and count as errors. They say nothing about quality."
+    "> **SMOKE RUN** — the served model answered and judged itself (the tiny model, or a model as small "
+    "as SmolLM2-135M). These numbers test the plumbing only; most verdicts are unparseable and count as "
+    "errors. They say nothing about quality."
 )
 
 

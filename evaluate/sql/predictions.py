@@ -64,13 +64,20 @@ def predict_and_score(
     todo = [ex for ex in examples if ex.id not in done]
     if done:
         print(f"[{label}] resuming: {len(examples) - len(todo)} of {len(examples)} examples already scored")
-    with JsonlAppender(pred_path) as out, tqdm(total=len(todo), desc=f"{label}: scored", unit="q") as bar:
+    # One bar for the slow part, generation: it moves with every batch answered (every request, for a
+    # server), so tqdm's rate and ETA mean something from the first batch; the running score follows it.
+    right = 0
+    with (
+        JsonlAppender(pred_path) as out,
+        tqdm(total=len(todo), desc=f"{label}: answered", unit="q", dynamic_ncols=True) as bar,
+    ):
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
-            answers = model.generate([ex.messages() for ex in chunk])
+            answers = model.generate([ex.messages() for ex in chunk], on_done=bar.update)
             for ex, answer in zip(chunk, answers, strict=True):
                 record = scorer.score(ex, answer)
                 out.write(record)
                 done[ex.id] = record
-                bar.update(1)
+                right += bool(record.get("exec_match"))
+            bar.set_postfix_str(f"{right} of {start + len(chunk)} right")
     return [done[ex.id] for ex in examples]

@@ -93,6 +93,13 @@ def test_batched_answers_equal_one_at_a_time_greedy_answers(local, conversations
     assert len(set(batched)) == len(batched) and all(batched)  # varied, non-empty text: not a tie
 
 
+def test_progress_is_reported_batch_by_batch(local, conversations):
+    """A caller's progress bar (evaluate.sql's, with its ETA) moves with every batch, not every call."""
+    done: list[int] = []
+    local.generate(conversations, on_done=done.append)
+    assert done == [3, 3, 1]
+
+
 def test_stream_yields_the_same_answer_piece_by_piece(local, conversations):
     pieces = list(local.stream(conversations[0]))
     assert len(pieces) > 1
@@ -281,7 +288,9 @@ def test_served_model_answers_as_the_local_one(varied_server, varied_model, loca
     remote = open_chat_model(base, SETTINGS, concurrency=2)  # no '#name': the server is asked
     assert remote.served_name == str(varied_model) == remote.probe()
     # the same weights and template, greedy: the server's answers are the in-process answers
-    assert remote.generate(conversations[:4]) == local.generate(conversations[:4])
+    done: list[int] = []
+    assert remote.generate(conversations[:4], on_done=done.append) == local.generate(conversations[:4])
+    assert done == [1, 1, 1, 1]  # a server: one request at a time
     pieces = list(remote.stream(conversations[0]))
     # random weights can end on half a UTF-8 character: the server's streamer holds that byte back
     streamed, whole = "".join(pieces).strip().rstrip("\ufffd"), local.complete(conversations[0])

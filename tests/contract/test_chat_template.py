@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.chat.template import CHATML_TEMPLATE, IM_END, IM_START, ensure_chatml
+from tunebench.chat.template import CHATML_TEMPLATE, IM_END, IM_START, default_system_message, ensure_chatml
+
+# SmolLM2-135M-Instruct's own template (from its GGUF file): ChatML with a default system message.
+SMOLLM2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    "<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{% endif %}"
+)
 
 
-def _tokenizer(specials: list[str]):
+def _tokenizer(specials: list[str], **tokens):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -21,7 +30,9 @@ def _tokenizer(specials: list[str]):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     backend.train_from_iterator(["select name from users where id = 1"] * 20, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, **(tokens or {"eos_token": "<eos>", "pad_token": "<pad>"})
+    )
 
 
 def _model(vocab: int, tied: bool):
@@ -95,7 +106,7 @@ def test_adapter_trains_only_the_new_rows_not_the_whole_matrix(tied, tmp_path):
         use_rslora=False,
         use_dora=False,
     )
-    targs = SimpleNamespace(lora_trainable_tokens=True, ensure_weight_tying=True)
+    targs = SimpleNamespace(lora_trainable_tokens=True, ensure_weight_tying=True, lora_top_layers=None)
     cfg = lora_config(margs, targs, model, new_ids)
     peft_model = get_peft_model(model, cfg)
     peft_model.save_pretrained(tmp_path)
@@ -107,3 +118,66 @@ def test_adapter_trains_only_the_new_rows_not_the_whole_matrix(tied, tmp_path):
     assert token_rows and all(s[0] == len(new_ids) for s in token_rows)
     if not tied:
         assert any("lm_head" in k for k in shapes)
+
+
+def _smollm2_like():
+    """A tokenizer shaped like SmolLM2's: ChatML tokens present, pad = eos = <|im_end|>, unk <|endoftext|>."""
+    tok = _tokenizer(
+        ["<|endoftext|>", IM_START, IM_END], unk_token="<|endoftext|>", eos_token=IM_END, pad_token=IM_END
+    )
+    tok.chat_template = SMOLLM2_TEMPLATE
+    return tok
+
+
+def test_pad_reuses_an_existing_token_and_nothing_is_trained_for_it():
+    """SmolLM2 pads with <|im_end|>: the pad becomes its unk token, the vocabulary keeps its size and no
+    row is trainable (a new <|pad|> became a trainable token on the tied head and crashed training)."""
+    tok = _smollm2_like()
+    size = len(tok)
+    model = _model(size, tied=True)
+    tok, new_ids = ensure_chatml(tok, model)
+    assert new_ids == [] and len(tok) == size and model.get_input_embeddings().weight.shape[0] == size
+    assert tok.pad_token == "<|endoftext|>" and tok.eos_token == IM_END
+    assert model.config.pad_token_id == tok.convert_tokens_to_ids("<|endoftext|>")
+
+
+def test_a_pad_is_added_untrained_only_when_none_exists():
+    tok = _tokenizer([IM_START, IM_END], eos_token=IM_END)
+    size = len(tok)
+    model = _model(size, tied=True)
+    tok, new_ids = ensure_chatml(tok, model)
+    assert tok.pad_token == "<|pad|>" and len(tok) == size + 1
+    assert model.get_input_embeddings().weight.shape[0] == size + 1
+    assert new_ids == [], "a pad is masked out and never a label: nothing to learn"
+
+
+def test_a_chatml_base_keeps_its_default_system_message():
+    """The fine-tune is prompted exactly as its base was (SmolLM2 adds its system message when there is
+    none), and the assistant turns still carry the markers assistant-only loss needs."""
+    tok = _smollm2_like()
+    assert (
+        default_system_message(tok) == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    )
+    conversations = [
+        [{"role": "user", "content": "hi"}],
+        [{"role": "system", "content": "schema"}, {"role": "user", "content": "q"}],
+        [{"role": "user", "content": 'a "quoted" \\ question'}, {"role": "assistant", "content": "x"}],
+    ]
+    before = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    tok, _ = ensure_chatml(tok)
+    after = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    assert after == before
+    masked = tok.apply_chat_template(
+        conversations[2], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    answer = tok("x" + IM_END, add_special_tokens=False)["input_ids"]
+    kept = [i for i, m in zip(masked["input_ids"], masked["assistant_masks"], strict=True) if m]
+    assert kept == answer, "the answer and its end of turn are trained, nothing else"
+
+
+def test_templates_without_a_default_system_message_are_plain_chatml(embedded):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(embedded.base_dir)
+    assert default_system_message(tok) is None
+    assert ensure_chatml(tok)[0].chat_template == CHATML_TEMPLATE

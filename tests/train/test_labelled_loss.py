@@ -110,6 +110,7 @@ def test_other_losses_and_inputs_take_trls_own_path(embedded, tmp_path):
     assert not compact_loss_applies(smoothed, smoothed.model, batch)
     plain = _trainer(embedded, tmp_path / "p", LabelledLossSFTTrainer)
     assert compact_loss_applies(plain, plain.model, batch)
+    assert not compact_loss_applies(plain, plain.model, {**batch, "labels": batch["labels"].to("meta")})
     assert not compact_loss_applies(plain, plain.model, {**batch, "shift_labels": batch["labels"]})
     assert not compact_loss_applies(plain, plain.model, {**batch, "completion_mask": batch["attention_mask"]})
 
@@ -120,3 +121,65 @@ def test_the_recipe_trains_with_it(embedded, tmp_path):
     from tunebench.train.labelled_loss import LabelledLossSFTTrainer
 
     assert type(build_trainer(_parsed(embedded, tmp_path)).trainer) is LabelledLossSFTTrainer
+
+
+def _base_with_reserved_tokens(embedded, out):
+    """The tiny base as a Gemma- or Llama-3-like base ships: no ChatML, two reserved tokens where
+    <|im_start|> and <|im_end|> are. ensure_chatml renames them back and trains only their rows
+    (PEFT trainable tokens), which on a tied head wraps the LM head too."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from tunebench.chat.template import IM_END, IM_START, _rename_tokens
+
+    shutil.copytree(embedded.base_dir, out)
+    tok = AutoTokenizer.from_pretrained(embedded.base_dir)
+    renamed = _rename_tokens(
+        tok, {IM_START: "<|reserved_special_token_0|>", IM_END: "<|reserved_special_token_1|>"}
+    )
+    renamed.eos_token, renamed.pad_token, renamed.chat_template = "<|endoftext|>", "<|pad|>", None
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        (out / name).unlink(missing_ok=True)
+    renamed.save_pretrained(out)
+    return out
+
+
+def test_new_tokens_trained_on_a_tied_head(embedded, tmp_path):
+    """Trainable tokens on a tied LM head (PEFT's TrainableTokensWrapper: a merged weight, no bias). TRL
+    1.16's own loss cannot run here (its fused head reads `lm_head.bias`), so the reference is the loss
+    SFTTrainer's is defined as: transformers' causal-LM loss on the same model and batch."""
+    import yaml
+
+    from tests.conftest import TINY_RECIPE
+    from tunebench.train.assemble import build_trainer
+    from tunebench.train.labelled_loss import LabelledLossSFTTrainer, compact_loss_applies
+    from tunebench.train.recipe import parse_recipe
+
+    base = _base_with_reserved_tokens(embedded, tmp_path / "base")
+    recipe = {**yaml.safe_load(TINY_RECIPE.read_text()), "lora_modules_to_save": None}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    argv = train_cmd(embedded, tmp_path / "run", "--report_to=none", "--max_steps=1")[3:]
+    argv[1] = str(path)  # the tiny recipe without its fully trained embeddings (lora_modules_to_save)
+    built = build_trainer(parse_recipe([*argv, f"--model_name_or_path={base}"]))
+    trainer, model = built.trainer, built.trainer.model
+    assert type(trainer) is LabelledLossSFTTrainer and len(built.model_info["new_token_ids"]) == 2
+    assert type(model.get_output_embeddings()).__name__ == "TrainableTokensWrapper"
+    model.train()
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert compact_loss_applies(trainer, model, batch)
+    # On a GPU this path takes over too, where TRL's fused head would fail on the wrapper ("meta" stands
+    # in for a device other than the CPU; the plain tiny recipe's head keeps TRL's path there).
+    off_cpu = {**batch, "labels": batch["labels"].to("meta")}
+    assert compact_loss_applies(trainer, model, off_cpu)
+    for n in (None, torch.tensor(1000)):
+        ours, grads = _loss_and_grads(trainer, batch, num_items_in_batch=n)
+        model.zero_grad()
+        reference = model(**batch, use_cache=False, num_items_in_batch=n).loss
+        reference.backward()
+        torch.testing.assert_close(ours, reference.detach(), rtol=1e-5, atol=1e-6)
+        expected = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        assert expected.keys() == grads.keys() and any("trainable_tokens" in k for k in grads)
+        for name, grad in expected.items():
+            torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)

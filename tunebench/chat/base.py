@@ -64,6 +64,8 @@ class ModelSpec:
         path = Path(text)
         if path.is_dir():
             return cls("local", text)
+        if path.is_file() and text.lower().endswith(".gguf"):
+            return cls("local", _gguf_folder(path))
         if path.exists():
             raise ChatError(f"{text}: a file, not a model folder, hub id or URL")
         if _looks_like_hub_id(text):
@@ -81,6 +83,16 @@ class ModelSpec:
         if self.kind == "server":
             return self.ref + (f"#{self.served_name}" if self.served_name else "")
         return self.ref
+
+
+def _gguf_folder(path: Path) -> str:
+    """A GGUF file (llama.cpp, Ollama) as the model folder converted from it, once (tunebench.bases)."""
+    from tunebench.bases.gguf import GgufError, from_gguf
+
+    try:
+        return str(from_gguf(path))
+    except GgufError as err:
+        raise ChatError(str(err)) from None
 
 
 def _looks_like_hub_id(text: str) -> bool:
@@ -109,8 +121,10 @@ def map_bounded(
     progress: bool = False,
     desc: str = "requests",
     return_exceptions: bool = False,
+    on_done: Callable[[int], Any] | None = None,
 ) -> list[R | BaseException]:
     """`[fn(x) for x in items]` with at most `concurrency` calls in flight, results in input order.
+    `on_done(1)` is called as each call finishes (a caller's own progress bar).
 
     With `return_exceptions` a failed call's exception takes its place in the list (the caller decides
     what a failure means); otherwise the first failure is raised once the others have finished.
@@ -139,6 +153,8 @@ def map_bounded(
                 elif first_error is None:
                     first_error = err
             bar.update()
+            if on_done is not None:
+                on_done(1)
     if first_error is not None:
         raise first_error
     return out
@@ -169,7 +185,10 @@ class ChatModel:
         settings: GenerationSettings | None = None,
         *,
         progress: bool = False,
+        on_done: Callable[[int], Any] | None = None,
     ) -> list[str]:
+        """Answers in the conversations' order. `on_done(n)` is called as each n of them are answered (a
+        batch in process, one request on a server), for a caller's progress bar with an ETA."""
         raise NotImplementedError
 
     def stream(self, messages: list[dict], settings: GenerationSettings | None = None) -> Iterator[str]:

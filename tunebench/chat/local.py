@@ -118,7 +118,7 @@ class LocalChatModel(ChatModel):
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kw
 
-    def generate(self, conversations, settings=None, *, progress=False):
+    def generate(self, conversations, settings=None, *, progress=False, on_done=None):
         import torch
         from tqdm.auto import tqdm
 
@@ -138,6 +138,8 @@ class LocalChatModel(ChatModel):
             new = ids[:, enc["input_ids"].shape[1] :]
             for i, row in zip(batch, new, strict=True):
                 out[i] = self.tokenizer.decode(row, skip_special_tokens=True).strip()
+            if on_done is not None:
+                on_done(len(batch))
         return out
 
     def stream(self, messages, settings=None):

@@ -91,7 +91,7 @@ class RemoteChatModel(ChatModel):
             raise ChatError(describe_error(err, self.location)) from err
         return (response.choices[0].message.content or "").strip()
 
-    def generate(self, conversations, settings=None, *, progress=False):
+    def generate(self, conversations, settings=None, *, progress=False, on_done=None):
         s = settings or self.settings
         return map_bounded(
             lambda m: self._complete(m, s),
@@ -99,6 +99,7 @@ class RemoteChatModel(ChatModel):
             concurrency=self.concurrency,
             progress=progress,
             desc="generating",
+            on_done=on_done,
         )
 
     def stream(self, messages, settings=None):

@@ -8,6 +8,8 @@ exactly as it was trained.
 
 from __future__ import annotations
 
+import json
+
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 
@@ -23,6 +25,37 @@ CHATML_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
+
+
+def chatml_template(default_system: str | None = None) -> str:
+    """CHATML_TEMPLATE, or the same with the system message a ChatML base writes into a conversation
+    that has none (SmolLM2: "You are a helpful AI assistant named SmolLM, ..."): a fine-tune of such a
+    base is then prompted exactly as its base was, with or without a system message of its own."""
+    if not default_system:
+        return CHATML_TEMPLATE
+    system = json.dumps(IM_START + "system\n" + default_system + IM_END + "\n")  # a Jinja string literal
+    return (
+        f"{{%- if messages and messages[0]['role'] != 'system' %}}{{{{- {system} }}}}{{%- endif %}}"
+        + CHATML_TEMPLATE
+    )
+
+
+def default_system_message(tokenizer) -> str | None:
+    """The system message the tokenizer's own ChatML template adds to a conversation without one, or None
+    (no template, not ChatML, or no default). Found by rendering a one-turn conversation."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not isinstance(template, str) or IM_START not in template:
+        return None
+    probe = "\x00probe"
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": probe}], tokenize=False)
+    except Exception:  # noqa: BLE001 - a template that needs other variables has no usable default
+        return None
+    head, tail = f"{IM_START}system\n", f"{IM_END}\n{IM_START}user\n{probe}{IM_END}\n"
+    if isinstance(text, str) and text.startswith(head) and text.endswith(tail):
+        return text[len(head) : -len(tail)] or None
+    return None
+
 
 # Reserved tokens that base tokenizers ship unused; ChatML can take their place without growing
 # the embedding matrix (the original notebooks' Gemma ChatML tokenizer did this by hand).
@@ -70,6 +103,7 @@ def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True, mean_resi
     embeddings. `new_token_ids` lists ids whose embeddings are untrained and must be learned
     (train them with PEFT's `trainable_token_indices` rather than saving the whole matrix).
     """
+    default_system = default_system_message(tokenizer)
     vocab = tokenizer.get_vocab()
     new_ids: list[int] = []
     if IM_START not in vocab or IM_END not in vocab:
@@ -84,17 +118,20 @@ def ensure_chatml(tokenizer, model=None, *, allow_resize: bool = True, mean_resi
                 model.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
         else:
             raise ValueError("tokenizer has no ChatML tokens and resizing is disabled")
-    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.chat_template = chatml_template(default_system)
     tokenizer.eos_token = IM_END
     if tokenizer.pad_token is None or tokenizer.pad_token == tokenizer.eos_token:
         # A pad distinct from <|im_end|>: padding must never be mistaken for (or masked as) the stop token.
-        for candidate in ("<|pad|>", "<pad>", "<unk>"):
-            if candidate in tokenizer.get_vocab():
+        # An existing token serves (SmolLM2's unk, <|endoftext|>): a pad is masked out of attention and never
+        # a label, so its embedding is never read or trained, and the vocabulary keeps its size (a GGUF
+        # export and the base's llama.cpp files agree on it). Only a tokenizer with none gets a new one,
+        # and it is not in `new_ids`: there is nothing to learn for it.
+        for candidate in ("<|pad|>", "<pad>", "<unk>", tokenizer.unk_token):
+            if candidate and candidate != IM_END and candidate in tokenizer.get_vocab():
                 tokenizer.pad_token = candidate
                 break
         else:
             tokenizer.add_special_tokens({"pad_token": "<|pad|>"})
-            new_ids.append(tokenizer.pad_token_id)
             if model is not None:
                 model.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
     if model is not None:
