@@ -15,7 +15,7 @@ from tests.conftest import HANG_S, REPO
 from tests.evaluate.sql.samples import make_spider_dir, scc_rows
 from tunebench.evaluate.sql.cli import main
 from tunebench.evaluate.sql.generate import describe_model
-from tunebench.evaluate.sql.metrics import results_match
+from tunebench.sql.compare import results_equal
 
 pytestmark = pytest.mark.slow
 LIMIT = 30
@@ -43,7 +43,7 @@ def _check_consistent(summary_model: dict, records: list[dict]) -> None:
     for r in records:
         strict = r["metrics"]["strict"]["match"]
         if strict and r["pred_result"]["row_count"] <= 20:
-            assert results_match(r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"])
+            assert results_equal(r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"])
         # A match on the whole test suite is a match on the question's own database.
         assert not r["exec_match"] or r["single_db_match"]["spider"]
         assert not strict or r["single_db_match"]["strict"]
