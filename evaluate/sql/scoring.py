@@ -98,8 +98,10 @@ class Scorer:
             "gold_empty_all": all(g.ok and not g.rows for g in golds),
         }
 
-    def score(self, ex: SqlExample, raw_output: str) -> dict:
-        prediction = extract_sql(raw_output)
+    def score(self, ex: SqlExample, raw_output: str, *, extract: bool = True) -> dict:
+        """One example's record. A model's answer has its SQL extracted (fences, trailing text); SQL
+        made elsewhere (`extract=False`) is run as written, as the official evaluation runs it."""
+        prediction = extract_sql(raw_output) if extract else raw_output.strip()
         decided = self.decide(ex.databases, ex.query, prediction)
         gold, pred = decided["gold"], decided["pred"]
         if ex.schema not in self._columns:
