@@ -157,6 +157,13 @@ def synth_suite(cache_dir: str | Path, schema_sql: str, gold: str, *, seed: int)
     ]
 
 
+def _drop_triggers(con: sqlite3.Connection) -> None:
+    """A copied database's triggers go before its rows are changed: a trigger is untrusted SQL, and
+    only the sandbox runs what tunebench did not write."""
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f"DROP TRIGGER {exp.to_identifier(name, quoted=True).sql(dialect='sqlite')}")
+
+
 def populated_variant(db_path: str | Path, cache_dir: str | Path, variant: int) -> Path:
     """A copy of a populated database keeping a pseudo-random share of each table's rows."""
     db_path = Path(db_path)
@@ -168,6 +175,7 @@ def populated_variant(db_path: str | Path, cache_dir: str | Path, variant: int) 
         shutil.copyfile(db_path, tmp)
         con = sqlite3.connect(tmp)
         try:
+            _drop_triggers(con)
             tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             for table in tables:
                 if table.startswith("sqlite_"):
@@ -204,6 +212,7 @@ def planted_variant(db_path: str | Path, gold: str, cache_dir: str | Path) -> Pa
         shutil.copyfile(db_path, tmp)
         con = sqlite3.connect(tmp)
         try:
+            _drop_triggers(con)
             for table in tables:
                 _plant_rows(con, table, facts)
             con.commit()

@@ -277,6 +277,15 @@ def synth_db_path(cache_dir: str | Path, schema_sql: str, gold: str, seed: int) 
     return Path(cache_dir) / f"{digest}.sqlite"
 
 
+def plain_create(table: TableDef) -> str:
+    """CREATE TABLE with the columns' names and declared types only: a dataset's CHECK, DEFAULT or
+    generated-column expressions are untrusted SQL and never run in this process (only the sandbox
+    runs what tunebench did not write)."""
+    ident = lambda name: exp.to_identifier(name, quoted=True).sql(dialect="sqlite")  # noqa: E731
+    columns = ", ".join(f"{ident(c)} {t}".strip() for c, t in table.columns)
+    return f"CREATE TABLE {ident(table.name)} ({columns})"
+
+
 def write_db(path: Path, tables: list[TableDef], data: dict[str, list[tuple]]) -> Path:
     """`data` into a new SQLite file at `path`, whole or not at all; SchemaError when SQLite refuses."""
     try:
@@ -284,8 +293,7 @@ def write_db(path: Path, tables: list[TableDef], data: dict[str, list[tuple]]) -
             con = sqlite3.connect(tmp)
             try:
                 for t in tables:
-                    # The statement is sqlglot's regeneration of a parsed CREATE TABLE: nothing else runs.
-                    con.execute(t.create_sql)
+                    con.execute(plain_create(t))
                     marks = ", ".join("?" * len(t.columns))
                     quoted = exp.to_identifier(t.name, quoted=True).sql(dialect="sqlite")
                     con.executemany(f"INSERT OR IGNORE INTO {quoted} VALUES ({marks})", data[t.name])

@@ -180,3 +180,38 @@ def test_mutations_apply():
 def _write(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
+
+
+def test_untrusted_ddl_and_triggers_never_run_in_process(tmp_path):
+    """Issue 23, item 10: only the sandbox runs SQL tunebench did not write. A dataset's CHECK
+    expression is left out of the synthesized database; a Spider database's trigger is dropped in the
+    copies before their rows change (it would have written to `log`)."""
+    from tunebench.evaluate.sql.suite_dbs import planted_variant, populated_variant
+    from tunebench.evaluate.sql.synth_db import build_synth_db
+
+    path = build_synth_db(
+        tmp_path / "dbs", "CREATE TABLE t (a INTEGER CHECK (a > 1000), b TEXT)", "SELECT b FROM t WHERE a = 5"
+    )
+    with sqlite3.connect(path) as con:
+        (create,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 't'").fetchone()
+        assert (
+            "CHECK" not in create.upper()
+            and con.execute("SELECT COUNT(*) FROM t WHERE a = 5").fetchone()[0] >= 1
+        )
+    db = tmp_path / "spider.sqlite"
+    with sqlite3.connect(db) as con:
+        con.executescript(
+            "CREATE TABLE t (a INTEGER, b TEXT); CREATE TABLE log (x INTEGER);"
+            "CREATE TRIGGER spy AFTER UPDATE ON t BEGIN INSERT INTO log VALUES (1); END;"
+            "CREATE TRIGGER spy2 AFTER DELETE ON t BEGIN INSERT INTO log VALUES (2); END;"
+            + "".join(f"INSERT INTO t VALUES ({i}, 'w{i}');" for i in range(40))
+        )
+    for copy in (
+        planted_variant(db, "SELECT b FROM t WHERE a > 3 AND b = 'w9'", tmp_path / "suites"),
+        populated_variant(db, tmp_path / "suites", 1),
+    ):
+        with sqlite3.connect(copy) as con:
+            assert con.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 0
+            assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 0
+    with sqlite3.connect(db) as con:  # the original keeps its triggers
+        assert con.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 2
