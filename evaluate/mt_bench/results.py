@@ -147,8 +147,11 @@ def compute_results(
     models: list[str] | None = None,
     smoke: bool = False,
     answer_dir: Path | None = None,
+    changed=None,
 ) -> dict:
-    """FastChat's numbers from the judgment file; with `answer_dir`, length and position beside them."""
+    """FastChat's numbers from the judgment file; with `answer_dir`, length and position beside them.
+    Rows judged on answers that have changed since (`changed(row)`: those models) are left out and
+    counted, never reported as current."""
     pairwise = mode != "single"
     rows = read_jsonl(judgment_path)
     if models:
@@ -156,6 +159,14 @@ def compute_results(
         rows = [r for r in rows if r[key] in models]  # show_result.py filters on model_1 only
     qmap = {q["question_id"]: q for q in questions}
     rows = [r for r in rows if r["question_id"] in qmap]  # e.g. a --first-n run over a fuller file
+    stale_models: set[str] = set()
+    current = []
+    for r in rows:
+        gone = changed(r) if changed is not None else set()
+        stale_models |= gone
+        if not gone:
+            current.append(r)
+    stale_rows, rows = len(rows) - len(current), current
     body = (
         pairwise_results(rows, qmap, baseline if mode == "pairwise-baseline" else None)
         if pairwise
@@ -182,6 +193,8 @@ def compute_results(
         "judgment_file": str(judgment_path),
         "questions": len(questions),
         "judge_usage": _usage(rows, pairwise),
+        "stale_rows": stale_rows,
+        "stale_models": sorted(stale_models),
         **body,
     }
 
@@ -238,6 +251,13 @@ def render_markdown(res: dict, plots: list[str]) -> str:
     if res.get("baseline"):
         out[-1] += f", baseline `{res['baseline']}`"
     out += ["", f"Judgment file: `{res['judgment_file']}` (FastChat format).", ""]
+    if res.get("stale_rows"):
+        out += [
+            f"> **{res['stale_rows']} judgment(s) left out**: made on answers of "
+            f"{', '.join(res['stale_models'])} that have changed since. Run `judge` again to judge the "
+            "current answers.",
+            "",
+        ]
     models = res["models"]
     if res["mode"] == "single":
         out += ["| model | score | 95% CI | turn 1 | turn 2 | errors |", "|---|---|---|---|---|---|"]

@@ -217,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DataFormatError, ChatError, IncompleteRecipe, OutputDirError, OSError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: every scored prediction is kept; rerun the same command to go on", file=sys.stderr
+        )
+        return 130
     print(f"report: {result.out / 'report.md'}")
     print(headline(result.summary))
     unscored = [lb for lb, s in result.summary["models"].items() if s["exec_accuracy"] is None]

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from tests.evaluate.mt_bench.judge_standin import judge_args, results_args
+from tests.evaluate.mt_bench.judge_standin import judge_args, results_args, results_of
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench.data import load_answers
 from tunebench.evaluate.mt_bench.length_position import length_controlled
@@ -57,7 +57,7 @@ def test_results_carry_length_and_position_beside_fastchat(standin, run_dir):
     questions, out = run_dir
     assert mt_bench.main(judge_args(questions, out, standin.url)) == 0
     assert mt_bench.main(results_args(questions, out, "--baseline", "base")) == 0
-    res = json.loads((out / "results.json").read_text())
+    res = json.loads((results_of(out) / "results.json").read_text())
     tuned = res["models"]["tuned"]
     extra = tuned["length_position"]
     assert tuned["win_rate_adjusted"] == round(8 / 14, 4)  # FastChat's number is unchanged
@@ -78,6 +78,6 @@ def test_results_carry_length_and_position_beside_fastchat(standin, run_dir):
     assert extra["ci95_length_controlled_win_rate"] is None  # 14 games: too few for an interval
     assert extra["length_controlled_note"] == "no interval under 100 games (14)"
     assert set(res["mean_length_chars"]) == {"tuned", "base"}
-    md = (out / "results.md").read_text()
+    md = (results_of(out) / "results.md").read_text()
     assert "| tuned | 6 | 4 | 4 | 0.429 | 0.571 |" in md and "length-controlled win rate" in md
     assert "tuned: no interval under 100 games (14)" in md
