@@ -25,19 +25,7 @@ from pathlib import Path
 
 from tunebench.chat import ChatError
 from tunebench.data.formats import DataFormatError
-from tunebench.evaluate.conventions import (
-    OneLineParser,
-    OutputDirError,
-    add_flag,
-    add_generation_flags,
-    add_model_flags,
-    add_output_flag,
-    check_output_dir,
-    output_dir_for,
-    positive_float,
-    positive_int,
-    with_default_subcommand,
-)
+from tunebench.evaluate import conventions as conv
 from tunebench.evaluate.mt_bench import pipeline
 from tunebench.evaluate.mt_bench.config import (
     DEFAULT_BASELINE,
@@ -62,8 +50,8 @@ from tunebench.evaluate.mt_bench.matches import MODES, MissingDataError
 def out_dir_for(out: str | None, model: str | None, model_id: str | None = None) -> Path:
     """--output_dir, else the evaluators' default folder (`tunebench.evaluate.conventions`)."""
     try:
-        return check_output_dir(output_dir_for(out, model, "mt_bench", model_id))
-    except OutputDirError as err:
+        return conv.check_output_dir(conv.output_dir_for(out, model, "mt_bench", model_id))
+    except conv.OutputDirError as err:
         raise MissingDataError(str(err)) from None
 
 
@@ -177,23 +165,25 @@ def cmd_run(args) -> None:
 
 
 def _common(ap) -> None:
-    add_output_flag(ap)
-    add_flag(
+    conv.add_output_flag(ap)
+    conv.add_flag(
         ap,
         "questions_dir",
         "--bench-dir",  # deprecated alias
         "--bench_dir",
         help="FastChat's data/mt_bench folder (default: the pinned download)",
     )
-    add_flag(ap, "cache_dir", help="where the pinned download is kept")
-    add_flag(ap, "first_n", type=positive_int, help="only the first N questions (debug, as FastChat)")
-    add_flag(ap, "question_ids", help="comma-separated question ids")
-    add_flag(ap, "mode", choices=MODES, default=DEFAULT_MODE)
+    conv.add_flag(ap, "cache_dir", help="where the pinned download is kept")
+    conv.add_flag(
+        ap, "first_n", type=conv.positive_int, help="only the first N questions (debug, as FastChat)"
+    )
+    conv.add_flag(ap, "question_ids", help="comma-separated question ids")
+    conv.add_flag(ap, "mode", choices=MODES, default=DEFAULT_MODE)
 
 
 def _answering(ap, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
-    add_generation_flags(ap, max_new_tokens=max_new_tokens, batch_size=8, concurrency=8)
-    add_flag(
+    conv.add_generation_flags(ap, max_new_tokens=max_new_tokens, batch_size=8, concurrency=8)
+    conv.add_flag(
         ap,
         "system_message",
         help="system message for every conversation (default: FastChat's for servers, none in process)",
@@ -201,23 +191,23 @@ def _answering(ap, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
 
 
 def _judging(ap, judge_max_tokens: int = 2048) -> None:
-    add_flag(ap, "judge", help=f"judge model name (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
-    add_flag(ap, "judge_base_url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
-    add_flag(ap, "judge_api_key_env", help="NAME of the env variable holding the judge's key")
-    add_flag(ap, "judge_concurrency", type=positive_int, default=16)
-    add_flag(ap, "judge_max_tokens", type=positive_int, default=judge_max_tokens)
-    add_flag(ap, "judge_timeout_s", type=positive_float, default=120.0)
-    add_flag(ap, "judge_max_retries", type=int, default=5, help="the openai client's own retries")
-    add_flag(ap, "retry_rounds", type=int, default=3, help="further tries once the client gives up")
-    add_flag(ap, "retry_wait_s", type=float, default=10.0)
-    add_flag(ap, "judge_system_in_user", action="store_true", help="for judges without a system role")
-    add_flag(ap, "make_references", action="store_true", help="the judge writes its own references")
-    add_flag(
+    conv.add_flag(ap, "judge", help=f"judge model name (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
+    conv.add_flag(ap, "judge_base_url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
+    conv.add_flag(ap, "judge_api_key_env", help="NAME of the env variable holding the judge's key")
+    conv.add_flag(ap, "judge_concurrency", type=conv.positive_int, default=16)
+    conv.add_flag(ap, "judge_max_tokens", type=conv.positive_int, default=judge_max_tokens)
+    conv.add_flag(ap, "judge_timeout_s", type=conv.positive_float, default=120.0)
+    conv.add_flag(ap, "judge_max_retries", type=int, default=5, help="the openai client's own retries")
+    conv.add_flag(ap, "retry_rounds", type=int, default=3, help="further tries once the client gives up")
+    conv.add_flag(ap, "retry_wait_s", type=float, default=10.0)
+    conv.add_flag(ap, "judge_system_in_user", action="store_true", help="for judges without a system role")
+    conv.add_flag(ap, "make_references", action="store_true", help="the judge writes its own references")
+    conv.add_flag(
         ap,
         "reference_model",
         help="whose reference answers (default: the judge's own if on disk, else FastChat's gpt-4)",
     )
-    add_flag(ap, "dry_run", action="store_true", help="print calls and a token estimate; spend nothing")
+    conv.add_flag(ap, "dry_run", action="store_true", help="print calls and a token estimate; spend nothing")
 
 
 SUBCOMMANDS = ("answers", "judge", "results", "run", "smoke")
@@ -226,10 +216,10 @@ INTERRUPTED = (
 )
 
 
-def build_parser() -> OneLineParser:
+def build_parser() -> conv.OneLineParser:
     from tunebench.evaluate.mt_bench.smoke import add_smoke_parser
 
-    ap = OneLineParser(
+    ap = conv.OneLineParser(
         prog="python -m tunebench.evaluate.mt_bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -239,33 +229,35 @@ def build_parser() -> OneLineParser:
     p = sub.add_parser("answers", help="generate answers for one model")
     _common(p)
     _answering(p)
-    add_model_flags(p)
-    add_flag(p, "model_id")
+    conv.add_model_flags(p)
+    conv.add_flag(p, "model_id")
     p.set_defaults(func=cmd_answers)
 
     p = sub.add_parser("judge", help="judge answers already on disk")
     _common(p)
     _judging(p)
-    add_flag(p, "models", nargs="+", help="model ids to judge (default: every answer file)")
-    add_flag(p, "baseline", help="baseline model id (pairwise-baseline)")
+    conv.add_flag(p, "models", nargs="+", help="model ids to judge (default: every answer file)")
+    conv.add_flag(p, "baseline", help="baseline model id (pairwise-baseline)")
     p.set_defaults(func=cmd_judge)
 
     p = sub.add_parser("results", help="tables and plots from the judgments")
     _common(p)
-    add_flag(p, "judge", help=f"the judge whose verdicts to read (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
-    add_flag(p, "baseline")
-    add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
+    conv.add_flag(
+        p, "judge", help=f"the judge whose verdicts to read (default $JUDGE_MODEL or {DEFAULT_JUDGE})"
+    )
+    conv.add_flag(p, "baseline")
+    conv.add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("run", help="answers → judgments → results (the default)")
     _common(p)
     _answering(p)
     _judging(p)
-    add_model_flags(p)
-    add_flag(p, "model_id")
-    add_flag(p, "baseline", default=DEFAULT_BASELINE, help="'' for none (pairwise-all, single)")
-    add_flag(p, "baseline_id")
-    add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
+    conv.add_model_flags(p)
+    conv.add_flag(p, "model_id")
+    conv.add_flag(p, "baseline", default=DEFAULT_BASELINE, help="'' for none (pairwise-all, single)")
+    conv.add_flag(p, "baseline_id")
+    conv.add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_run)
 
     add_smoke_parser(sub, _common, _answering)
@@ -273,7 +265,7 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv=None) -> int:
-    argv = with_default_subcommand(sys.argv[1:] if argv is None else list(argv), SUBCOMMANDS)
+    argv = conv.with_default_subcommand(sys.argv[1:] if argv is None else list(argv), SUBCOMMANDS)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, or a flag's one-line error

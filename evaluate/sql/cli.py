@@ -28,19 +28,7 @@ from pathlib import Path
 from tunebench.chat import ChatError, GenerationSettings
 from tunebench.chat.template import IM_END
 from tunebench.data.formats import DataFormatError
-from tunebench.evaluate.conventions import (
-    OneLineParser,
-    OutputDirError,
-    add_flag,
-    add_generation_flags,
-    add_model_flags,
-    add_output_flag,
-    check_output_dir,
-    output_dir_for,
-    positive_float,
-    positive_int,
-    with_default_subcommand,
-)
+from tunebench.evaluate import conventions as conv
 from tunebench.evaluate.sql import across_runs, score_file
 from tunebench.evaluate.sql.config import DATASETS, DatasetChoice, EvalConfig, ExecutionLimits
 from tunebench.evaluate.sql.pipeline import headline, run_evaluation
@@ -52,20 +40,28 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def _add_data_args(ap) -> None:
     g = ap.add_argument_group("data")
-    add_flag(g, "dataset", choices=DATASETS, default="embedded")
-    add_flag(g, "data_dir", help="embedded: dataset folder (default data/text2sql, built on first use)")
-    add_flag(g, "split", help="embedded: test|train (default test); sql-create-context: hub split (train)")
-    add_flag(g, "source", help="sql-create-context: hub id or local file; spider: the folder")
-    add_flag(g, "questions", help="spider: questions JSON (default <source>/dev.json)")
-    add_flag(g, "db_dir", help="spider: databases folder (default <source>/database)")
-    add_flag(g, "all_rows", action="store_true", help="sql-create-context: all rows, not the held-out ones")
-    add_flag(
-        g, "max_samples", "--max_train_samples", type=positive_int, help="sql-create-context: sample size"
+    conv.add_flag(g, "dataset", choices=DATASETS, default="embedded")
+    conv.add_flag(g, "data_dir", help="embedded: dataset folder (default data/text2sql, built on first use)")
+    conv.add_flag(
+        g, "split", help="embedded: test|train (default test); sql-create-context: hub split (train)"
     )
-    add_flag(g, "eval_fraction", type=float, help="sql-create-context: held-out share")
-    add_flag(g, "sample_seed", type=int, help="sql-create-context: sample/split seed")
-    add_flag(g, "limit", type=positive_int, help="first N examples only")
-    add_flag(
+    conv.add_flag(g, "source", help="sql-create-context: hub id or local file; spider: the folder")
+    conv.add_flag(g, "questions", help="spider: questions JSON (default <source>/dev.json)")
+    conv.add_flag(g, "db_dir", help="spider: databases folder (default <source>/database)")
+    conv.add_flag(
+        g, "all_rows", action="store_true", help="sql-create-context: all rows, not the held-out ones"
+    )
+    conv.add_flag(
+        g,
+        "max_samples",
+        "--max_train_samples",
+        type=conv.positive_int,
+        help="sql-create-context: sample size",
+    )
+    conv.add_flag(g, "eval_fraction", type=float, help="sql-create-context: held-out share")
+    conv.add_flag(g, "sample_seed", type=int, help="sql-create-context: sample/split seed")
+    conv.add_flag(g, "limit", type=conv.positive_int, help="first N examples only")
+    conv.add_flag(
         g,
         "single_db",
         action="store_true",
@@ -75,11 +71,11 @@ def _add_data_args(ap) -> None:
 
 def _add_execution_args(ap) -> None:
     g = ap.add_argument_group("execution")
-    add_flag(g, "timeout_s", type=positive_float, default=5.0, help="per query")
-    add_flag(
+    conv.add_flag(g, "timeout_s", type=conv.positive_float, default=5.0, help="per query")
+    conv.add_flag(
         g,
         "max_rows",
-        type=positive_int,
+        type=conv.positive_int,
         default=None,
         help="rows fetched per query (default: no cap, whole results compared, at most 32 MB of values; "
         "with a cap, a question whose gold and prediction both reach it is undecided)",
@@ -88,26 +84,30 @@ def _add_execution_args(ap) -> None:
 
 def _add_run_parser(sub) -> None:
     ap = sub.add_parser("run", help="generate and score (the default)", description=__doc__)
-    add_model_flags(ap)
-    add_flag(ap, "baseline", help="a second model spec scored the same way, e.g. models/tiny-base")
-    add_output_flag(ap)
-    add_flag(ap, "fresh", action="store_true", help="set earlier predictions aside (stale/) and start over")
+    conv.add_model_flags(ap)
+    conv.add_flag(ap, "baseline", help="a second model spec scored the same way, e.g. models/tiny-base")
+    conv.add_output_flag(ap)
+    conv.add_flag(
+        ap, "fresh", action="store_true", help="set earlier predictions aside (stale/) and start over"
+    )
     _add_data_args(ap)
     g = ap.add_argument_group("generation")
-    add_generation_flags(g, max_new_tokens=256, batch_size=16, concurrency=8)
-    add_flag(g, "temperature", type=float, default=0.0, help="0 = greedy (default)")
-    add_flag(g, "seed", type=int, default=0)
-    add_flag(g, "chunk_size", type=positive_int, default=64, help="examples generated between checkpoints")
+    conv.add_generation_flags(g, max_new_tokens=256, batch_size=16, concurrency=8)
+    conv.add_flag(g, "temperature", type=float, default=0.0, help="0 = greedy (default)")
+    conv.add_flag(g, "seed", type=int, default=0)
+    conv.add_flag(
+        g, "chunk_size", type=conv.positive_int, default=64, help="examples generated between checkpoints"
+    )
     _add_execution_args(ap)
 
 
 def _add_score_parser(sub) -> None:
     ap = sub.add_parser("score", help="score predictions made elsewhere", description=score_file.__doc__)
-    add_flag(
+    conv.add_flag(
         ap, "predictions", required=True, help="one SQL per line (Spider's format), or JSON/JSONL {id, sql}"
     )
-    add_output_flag(ap, required=True, help="output folder")
-    add_flag(ap, "label", help="the system's name in the report (default: the file's name)")
+    conv.add_output_flag(ap, required=True, help="output folder")
+    conv.add_flag(ap, "label", help="the system's name in the report (default: the file's name)")
     _add_data_args(ap)
     _add_execution_args(ap)
 
@@ -115,14 +115,16 @@ def _add_score_parser(sub) -> None:
 def _add_across_parser(sub) -> None:
     ap = sub.add_parser("across", help="several evaluations in one table", description=across_runs.__doc__)
     ap.add_argument("folders", nargs="+", type=Path, help="evaluation folders of two models each")
-    add_output_flag(ap, help="also write the table here (markdown; figures beside it as .json)")
-    add_flag(ap, "labels", nargs=2, metavar=("FIRST", "SECOND"), help="the two models' names (say SFT DPO)")
+    conv.add_output_flag(ap, help="also write the table here (markdown; figures beside it as .json)")
+    conv.add_flag(
+        ap, "labels", nargs=2, metavar=("FIRST", "SECOND"), help="the two models' names (say SFT DPO)"
+    )
 
 
-def build_parser() -> OneLineParser:
+def build_parser() -> conv.OneLineParser:
     import argparse
 
-    ap = OneLineParser(
+    ap = conv.OneLineParser(
         prog="python -m tunebench.evaluate.sql",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -168,7 +170,7 @@ def config_from_args(args) -> EvalConfig:
     return EvalConfig(
         model=args.model_name_or_path,
         baseline=args.baseline,
-        out=check_output_dir(output_dir_for(args.output_dir, args.model_name_or_path, "sql")),
+        out=conv.check_output_dir(conv.output_dir_for(args.output_dir, args.model_name_or_path, "sql")),
         fresh=args.fresh,
         dataset=_dataset(args),
         # Stop at ChatML's end of turn on servers too (in process, the template's end-of-turn id stops it).
@@ -189,7 +191,7 @@ def config_from_args(args) -> EvalConfig:
 def score_config_from_args(args) -> score_file.ScoreConfig:
     return score_file.ScoreConfig(
         predictions=Path(args.predictions).expanduser(),
-        out=check_output_dir(Path(args.output_dir)),
+        out=conv.check_output_dir(Path(args.output_dir)),
         dataset=_dataset(args),
         execution=ExecutionLimits(timeout_s=args.timeout_s, max_rows=args.max_rows),
         label=args.label,
@@ -202,7 +204,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = with_default_subcommand(sys.argv[1:] if argv is None else list(argv), SUBCOMMANDS)
+    argv = conv.with_default_subcommand(sys.argv[1:] if argv is None else list(argv), SUBCOMMANDS)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, or a flag's one-line error
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             result = score_file.score_predictions(score_config_from_args(args))
         else:
             result = run_evaluation(config_from_args(args))
-    except (DataFormatError, ChatError, IncompleteRecipe, OutputDirError, OSError) as err:
+    except (DataFormatError, ChatError, IncompleteRecipe, conv.OutputDirError, OSError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,11 +9,12 @@ import re
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.conftest import HANG_S
-from tunebench.evaluate.mt_bench import sample_questions
+from tunebench.evaluate.mt_bench import sample_questions, write_sample_questions
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "sk-test-never-on-disk-7d1e"
@@ -161,6 +162,23 @@ class StandInJudge:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+@contextmanager
+def serving_sample(tmp_path: Path, judge: StandInJudge):
+    """`judge` on 127.0.0.1 over the sample questions and unflagged answers of "tuned" and "base":
+    yields (url, questions folder, run folder); the server stops (held requests released) after."""
+    server, url = judge.serve()
+    try:
+        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
+        out = tmp_path / "out"
+        write_answers(out, "tuned", 0, flags=False)
+        write_answers(out, "base", 1, flags=False)
+        yield url, questions, out
+    finally:
+        judge.release.set()
+        server.shutdown()
+        server.server_close()
 
 
 def write_answers(out: Path, model: str, which: int, flags: bool = True) -> None:

@@ -21,7 +21,7 @@ from tests.evaluate.mt_bench.judge_standin import (
     judge_args,
     results_args,
     results_of,
-    write_answers,
+    serving_sample,
 )
 from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
@@ -219,12 +219,7 @@ def test_no_judge_configured_stops_before_spending(tmp_path, monkeypatch, capsys
 
 def test_killed_run_resumes_without_paying_twice(tmp_path):
     judge = StandInJudge(delay_s=0.12)
-    server, url = judge.serve()
-    try:
-        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
-        out = tmp_path / "out"
-        write_answers(out, "tuned", 0, flags=False)
-        write_answers(out, "base", 1, flags=False)
+    with serving_sample(tmp_path, judge) as (url, questions, out):
         cmd = [
             sys.executable,
             "-m",
@@ -260,6 +255,3 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
         final = {r[f"g{g}_user_prompt"]: r[f"g{g}_judgment"] for r in lines for g in (1, 2)}
         assert len(final) == 32 and all(final[p] == j for p, j in on_disk.items())
         assert not journal.exists()
-    finally:
-        server.shutdown()
-        server.server_close()

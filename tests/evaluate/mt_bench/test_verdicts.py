@@ -18,12 +18,12 @@ from tests.evaluate.mt_bench.judge_standin import (
     judge_args,
     results_args,
     results_of,
+    serving_sample,
     write_answers,
 )
 from tunebench.chat.openai_compat import Endpoint
 from tunebench.data.jsonl import read_jsonl, write_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
-from tunebench.evaluate.mt_bench import write_sample_questions
 from tunebench.evaluate.mt_bench.config import JudgeConfig
 from tunebench.evaluate.mt_bench.data import load_answers, load_question_set
 from tunebench.evaluate.mt_bench.judge import match_inputs, render_game
@@ -95,12 +95,7 @@ def test_ctrl_c_stops_sending_keeps_what_finished_and_exits_130(tmp_path):
     """Item 10: Ctrl-C kept spending until the queue was empty (the pool's exit waited for every
     submitted game), then printed a traceback."""
     judge = StandInJudge(hold_after=6)
-    server, url = judge.serve()
-    try:
-        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
-        out = tmp_path / "out"
-        write_answers(out, "tuned", 0, flags=False)
-        write_answers(out, "base", 1, flags=False)
+    with serving_sample(tmp_path, judge) as (url, questions, out):
         cmd = [sys.executable, "-m", "tunebench.evaluate.mt_bench", *judge_args(questions, out, url)]
         cmd += ["--judge-concurrency", "2"]
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -137,10 +132,6 @@ def test_ctrl_c_stops_sending_keeps_what_finished_and_exits_130(tmp_path):
             judge.received = 0
         assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=HANG_S).returncode == 0
         assert judge.received == 32 - 8  # the rerun pays only for what was never judged
-    finally:
-        judge.release.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_results_leave_out_judgments_of_answers_that_changed(standin, run_dir, capsys):
@@ -194,12 +185,7 @@ def test_an_answer_file_with_a_missing_turn_is_refused_before_it_is_copied(
 def test_an_empty_reply_is_tried_again(tmp_path, capsys):
     """Item 15: an empty judge reply was final (an unparseable verdict, never retried)."""
     judge = StandInJudge(empty_replies=1)
-    server, url = judge.serve()
-    try:
-        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
-        out = tmp_path / "out"
-        write_answers(out, "tuned", 0, flags=False)
-        write_answers(out, "base", 1, flags=False)
+    with serving_sample(tmp_path, judge) as (url, questions, out):
         assert mt_bench.main(judge_args(questions, out, url)) == 0
         rows = _pair_rows(out)
         assert all("error" not in (r["g1_winner"], r["g2_winner"]) for r in rows)
@@ -207,9 +193,6 @@ def test_an_empty_reply_is_tried_again(tmp_path, capsys):
             judge.received == 33
             and "32 games played in 33 HTTP requests, 0 API errors" in capsys.readouterr().out
         )
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_results_of_each_judge_and_mode_keep_their_own_files(standin, run_dir):

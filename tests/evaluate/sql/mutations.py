@@ -187,22 +187,22 @@ def change_comparison(sql, schema):
     return _sql(tree)
 
 
-def swap_min_max(sql, schema):
+def _swap_function(sql, pairs: dict) -> str | None:
+    """The first call of a function in `pairs` replaced by its partner (MIN ↔ MAX, SUM ↔ AVG)."""
     tree = _tree(sql)
-    node = tree.find(exp.Min, exp.Max) if tree is not None else None
+    node = tree.find(*pairs) if tree is not None else None
     if node is None:
         return None
-    node.replace((exp.Max if isinstance(node, exp.Min) else exp.Min)(this=node.this.copy()))
+    node.replace(pairs[type(node)](this=node.this.copy()))
     return _sql(tree)
+
+
+def swap_min_max(sql, schema):
+    return _swap_function(sql, {exp.Min: exp.Max, exp.Max: exp.Min})
 
 
 def sum_to_avg(sql, schema):
-    tree = _tree(sql)
-    node = tree.find(exp.Sum, exp.Avg) if tree is not None else None
-    if node is None:
-        return None
-    node.replace((exp.Avg if isinstance(node, exp.Sum) else exp.Sum)(this=node.this.copy()))
-    return _sql(tree)
+    return _swap_function(sql, {exp.Sum: exp.Avg, exp.Avg: exp.Sum})
 
 
 def flip_order(sql, schema):

@@ -221,11 +221,15 @@ def test_sql_create_context_file(trained_run, tmp_path, monkeypatch):
     assert summary["dataset"]["name"] == "sql-create-context" and summary["models"]["fine-tuned"]["n"] == 6
 
 
-def test_model_outside_a_run_needs_out(embedded, capsys):
+def test_model_outside_a_run_gets_the_default_folder(embedded, capsys, tmp_path, monkeypatch):
+    """Both evaluators' convention: models/<model id>/eval/<evaluator>/ for a model outside a run."""
+    monkeypatch.setenv("TUNEBENCH_MODELS", str(tmp_path / "models"))
+    argv = ["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"]
+    assert main([*argv, "--max_new_tokens", "8"]) == 0
     assert (
-        main(["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"]) == 2
+        f"report: {tmp_path / 'models' / 'tiny-base' / 'eval' / 'sql' / 'report.md'}"
+        in capsys.readouterr().out
     )
-    assert "pass --out DIR" in capsys.readouterr().err
     assert "random weights" in describe_model(str(embedded.base_dir))["description"]
     assert main(["--model", "models/no-such-run/merged", "--data-dir", str(embedded.data_dir)]) == 2
     err = capsys.readouterr().err

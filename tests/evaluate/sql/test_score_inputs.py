@@ -19,7 +19,7 @@ def spider(tmp_path, monkeypatch):
     return make_spider_dir(tmp_path / "spider")
 
 
-def _argv(spider, preds, out, *extra):
+def score_argv(spider, preds, out, *extra) -> list[str]:
     return [
         "score",
         "--dataset",
@@ -47,7 +47,7 @@ def _fails_before_any_work(capsys, argv, tmp_path) -> str:
 def test_a_non_utf8_text_file(spider, tmp_path, capsys):
     preds = tmp_path / "preds.txt"
     preds.write_bytes(b"SELECT 1\nSELECT '\xff\xfe'\nSELECT 3\nSELECT 4\n")
-    line = _fails_before_any_work(capsys, _argv(spider, preds, tmp_path / "o"), tmp_path)
+    line = _fails_before_any_work(capsys, score_argv(spider, preds, tmp_path / "o"), tmp_path)
     assert line == f"error: {preds}, row 2: not UTF-8 text (byte 0xff)"
 
 
@@ -55,10 +55,10 @@ def test_json_lines_in_a_json_file_are_read_as_json(spider, tmp_path, capsys):
     preds = tmp_path / "preds.json"
     rows = [{"id": f"dev-{i:05d}", "sql": sql} for i, sql in enumerate(PREDICTIONS)]
     preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(_argv(spider, preds, tmp_path / "o")) == 0
+    assert main(score_argv(spider, preds, tmp_path / "o")) == 0
     assert "execution accuracy: preds 75.0%" in capsys.readouterr().out
     preds.write_text(json.dumps(PREDICTIONS))  # a JSON list of SQL strings, in the questions' order
-    assert main(_argv(spider, preds, tmp_path / "o2")) == 0
+    assert main(score_argv(spider, preds, tmp_path / "o2")) == 0
     assert "execution accuracy: preds 75.0%" in capsys.readouterr().out
 
 
@@ -66,7 +66,7 @@ def test_a_duplicate_id(spider, tmp_path, capsys):
     preds = tmp_path / "preds.jsonl"
     rows = [{"id": f"dev-{i:05d}", "sql": sql} for i, sql in enumerate(PREDICTIONS)]
     preds.write_text("".join(json.dumps(r) + "\n" for r in [*rows, {"id": "dev-00001", "sql": "SELECT 1"}]))
-    line = _fails_before_any_work(capsys, _argv(spider, preds, tmp_path / "o"), tmp_path)
+    line = _fails_before_any_work(capsys, score_argv(spider, preds, tmp_path / "o"), tmp_path)
     assert line == f"error: {preds}, row 5, field 'id': duplicate id 'dev-00001' (first on row 2)"
 
 
@@ -102,7 +102,7 @@ def test_an_unknown_split(tmp_path, capsys, monkeypatch):
 def test_flags_out_of_range(spider, tmp_path, capsys, flag, value, says):
     preds = tmp_path / "p.txt"
     preds.write_text("\n".join(PREDICTIONS) + "\n")
-    line = _fails_before_any_work(capsys, _argv(spider, preds, tmp_path / "o", flag, value), tmp_path)
+    line = _fails_before_any_work(capsys, score_argv(spider, preds, tmp_path / "o", flag, value), tmp_path)
     assert line.startswith("error: python -m tunebench.evaluate.sql score: argument ") and line.endswith(says)
 
 
@@ -111,7 +111,7 @@ def test_an_output_folder_that_is_a_file(spider, tmp_path, capsys):
     preds.write_text("\n".join(PREDICTIONS) + "\n")
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    line = _fails_before_any_work(capsys, _argv(spider, preds, taken), tmp_path)
+    line = _fails_before_any_work(capsys, score_argv(spider, preds, taken), tmp_path)
     assert line == f"error: --output_dir {taken}: is a file, not a folder"
 
 
@@ -121,7 +121,7 @@ def test_no_questions(tmp_path, capsys, monkeypatch):
     (spider / "dev.json").write_text("[]")
     preds = tmp_path / "p.txt"
     preds.write_text("")
-    line = _fails_before_any_work(capsys, _argv(spider, preds, tmp_path / "o"), tmp_path)
+    line = _fails_before_any_work(capsys, score_argv(spider, preds, tmp_path / "o"), tmp_path)
     assert line == f"error: {spider.resolve()}: no questions to score"
 
 
@@ -133,7 +133,7 @@ def test_no_scorable_question_is_no_number(tmp_path, capsys, monkeypatch):
     (spider / "dev.json").write_text(json.dumps(broken))
     preds = tmp_path / "p.txt"
     preds.write_text("SELECT 1\n")
-    assert main(_argv(spider, preds, tmp_path / "o")) == 2
+    assert main(score_argv(spider, preds, tmp_path / "o")) == 2
     captured = capsys.readouterr()
     headline = captured.out.strip().splitlines()[-1]
     assert "0.0%" not in headline and "p n/a (no question could be scored: 1 gold errors" in headline

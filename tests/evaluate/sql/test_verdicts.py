@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from tests.evaluate.sql.test_score_inputs import score_argv
 from tunebench.evaluate.sql.cli import main
 
 ROWS = 12_000  # more than the old 10,000-row cap
@@ -41,18 +42,7 @@ def _score(spider, tmp_path, name: str, predictions: list[str], *extra: str) -> 
     preds = tmp_path / f"{name}.txt"
     preds.write_text("\n".join(predictions) + "\n")
     out = tmp_path / name
-    argv = [
-        "score",
-        "--dataset",
-        "spider",
-        "--source",
-        str(spider),
-        "--predictions",
-        str(preds),
-        "--out",
-        str(out),
-    ]
-    assert main([*argv, *extra]) == 0
+    assert main(score_argv(spider, preds, out, *extra)) == 0
     return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
 
 
