@@ -56,6 +56,12 @@ def test_every_gold_scores_its_own_text(spider, tmp_path):
     assert [r["exec_outcome"] for r in records] == ["match"] * 4
     assert all(r["metrics"]["strict"]["match"] for r in records)
     assert records[1]["gold_result"]["rows"] == [["caf"]]  # the bad byte dropped, as the official reads it
+    # Item 5: the report says what the headline is and gives the official single-database decision beside.
+    report = (tmp_path / "golds" / "report.md").read_text()
+    assert "stricter than the official script on the question's own database alone" in report
+    assert "`spider`, one database" in report
+    summary = json.loads((tmp_path / "golds" / "summary.json").read_text())["models"]["golds"]
+    assert summary["single_db_accuracy"] == summary["exec_accuracy"] == 1.0
 
 
 def test_whole_results_are_compared(spider, tmp_path):
