@@ -115,7 +115,12 @@ def _add_score_parser(sub) -> None:
 def _add_across_parser(sub) -> None:
     ap = sub.add_parser("across", help="several evaluations in one table", description=across_runs.__doc__)
     ap.add_argument("folders", nargs="+", type=Path, help="evaluation folders of two models each")
-    conv.add_output_flag(ap, help="also write the table here (markdown; figures beside it as .json)")
+    conv.add_flag(
+        ap,
+        "output_file",
+        "--out",
+        help="also write the table to this file (markdown; figures beside it as .json)",
+    )
     conv.add_flag(
         ap, "labels", nargs=2, metavar=("FIRST", "SECOND"), help="the two models' names (say SFT DPO)"
     )
@@ -142,8 +147,8 @@ def _across(args) -> int:
 
     table, figures = across_runs.across_table(args.folders, tuple(args.labels) if args.labels else None)
     print(table, end="")
-    if args.output_dir:
-        out = Path(args.output_dir)
+    if args.output_file:
+        out = Path(args.output_file)
         atomic_write_text(out, table)
         atomic_write_json(out.with_suffix(".json"), figures)
     return 0
