@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tunebench.chat import ModelSpec, is_model_spec
+from tunebench.chat import ChatError, ModelSpec
 from tunebench.runs.paths import RunPaths
 
 EVALUATORS = ("sql", "mt_bench")
@@ -131,9 +131,12 @@ def output_dir_for(
     run = RunPaths.from_model_dir(model)
     if run is not None:
         return run.eval_dir / evaluator
-    spec = ModelSpec.parse(model) if is_model_spec(model) else None
-    if spec is None:
-        raise OutputDirError(f"{model!r} is not a model folder, hub id or URL: give --output_dir")
+    try:
+        spec = ModelSpec.parse(model)  # a mistyped folder says so here, in one line
+    except ChatError as err:
+        if evaluator == "mt_bench":  # MT-Bench also takes answer files and ids of answers on disk
+            raise OutputDirError(f"{err} (answers rather than a model need --output_dir)") from None
+        raise
     mid = model_id or (default_model_id(spec.served_name) if spec.is_server and spec.served_name else None)
     if mid is None and spec.is_server:
         raise OutputDirError(f"{model}: name the served model (URL#name), or give --model_id or --output_dir")
