@@ -5,9 +5,19 @@ config (`EvalConfig`, `DatasetChoice`, `ExecutionLimits`), `load_embedded` and `
 line is `python -m tunebench.evaluate.sql {run,score,across}`.
 """
 
-from tunebench.evaluate.sql.config import DatasetChoice, EvalConfig, ExecutionLimits
-from tunebench.evaluate.sql.data import SqlExample, load_embedded
-from tunebench.evaluate.sql.pipeline import Evaluation, run_evaluation
+from importlib import import_module
+
+# Where each public name lives; imported on first use, so `import tunebench.evaluate.sql` (and the
+# command line's `--help`) needs none of evaluation's dependencies.
+_HOME = {
+    "DatasetChoice": "config",
+    "EvalConfig": "config",
+    "ExecutionLimits": "config",
+    "SqlExample": "data",
+    "load_embedded": "data",
+    "Evaluation": "pipeline",
+    "run_evaluation": "pipeline",
+}
 
 __all__ = [
     "DatasetChoice",
@@ -18,3 +28,9 @@ __all__ = [
     "load_embedded",
     "run_evaluation",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
