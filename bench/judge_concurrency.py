@@ -117,7 +117,7 @@ def timed_run(root: Path, url: str, concurrency: int, n_questions: int) -> tuple
     )
     t0 = time.perf_counter()
     stats = judge(cmd, progress=False)
-    return time.perf_counter() - t0, stats.calls
+    return time.perf_counter() - t0, stats.games
 
 
 def main(argv: list[str] | None = None) -> None:

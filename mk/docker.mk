@@ -92,11 +92,11 @@ else
 endif
 
 docker-eval: ## text-to-SQL accuracy in the eval container: make docker-eval MODEL=models/<run>/merged [BASELINE=…] [EVAL_SQL_ARGS=…]
-	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.sql --model $(MODEL) \
-		$(if $(BASELINE),--baseline $(BASELINE)) $(if $(SQL_OUT),--out $(SQL_OUT)) $(EVAL_SQL_ARGS)
+	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.sql run --model_name_or_path $(MODEL) \
+		$(if $(BASELINE),--baseline $(BASELINE)) $(if $(SQL_OUT),--output_dir $(SQL_OUT)) $(EVAL_SQL_ARGS)
 
 docker-eval-mt-bench: ## MT-Bench in the eval container: make docker-eval-mt-bench MODEL=… [MT_BENCH_ARGS=…] (judge key from the environment)
-	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.mt_bench run --model $(MODEL) $(MT_BENCH_ARGS)
+	$(DOCKER_COMPOSE) run --rm eval python -m tunebench.evaluate.mt_bench run --model_name_or_path $(MODEL) $(MT_BENCH_ARGS)
 
 docker-demo: ## the demo: docker compose up (TGI, or SERVER=vllm|sglang, + the Gradio app on :7860) [ADAPTER_RUNS=… ADAPTER_BASE=…]
 	$(if $(strip $(ADAPTER_RUNS)),$(if $(ADAPTER_BASE),,$(error ADAPTER_RUNS needs ADAPTER_BASE: the base the adapters were trained on)))

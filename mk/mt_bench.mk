@@ -15,10 +15,10 @@ MT_BENCH      := $(BIN)/python -m tunebench.evaluate.mt_bench
 eval: eval-mt-bench ## evaluate MODEL (MT-Bench: make eval MODEL=… BASELINE=… JUDGE=…)
 
 eval-mt-bench: setup ## MT-Bench vs BASELINE (hub id|folder|URL) judged by JUDGE; extra `run` flags in MT_BENCH_ARGS
-	$(MT_BENCH) run --model $(MODEL) --baseline $(or $(BASELINE),$(MT_BENCH_BASELINE)) --judge $(JUDGE) \
-		--mode $(MT_BENCH_MODE) $(if $(QUESTIONS_DIR),--questions-dir $(QUESTIONS_DIR)) $(MT_BENCH_ARGS)
+	$(MT_BENCH) run --model_name_or_path $(MODEL) --baseline $(or $(BASELINE),$(MT_BENCH_BASELINE)) --judge $(JUDGE) \
+		--mode $(MT_BENCH_MODE) $(if $(QUESTIONS_DIR),--questions_dir $(QUESTIONS_DIR)) $(MT_BENCH_ARGS)
 
 # Never trains: a missing MODEL stops with one line saying how to build it (`make train`).
 eval-mt-bench-smoke: setup ## SMOKE RUN of the MT-Bench chain on CPU: MODEL (served) answers and judges itself
-	$(MT_BENCH) smoke --model $(MODEL) --baseline $(BASE_MODEL) $(if $(QUESTIONS_DIR),--questions-dir $(QUESTIONS_DIR))
+	$(MT_BENCH) smoke --model_name_or_path $(MODEL) --baseline $(BASE_MODEL) $(if $(QUESTIONS_DIR),--questions_dir $(QUESTIONS_DIR))
 

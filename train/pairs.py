@@ -1,8 +1,9 @@
 """Execution-feedback preference pairs for text-to-SQL.
 
 For each training question, sample k SQL candidates from an SFT model (temperature > 0, one seed per
-candidate), run them read-only in the sandbox against the question's database, and pair a candidate whose
-result matches the gold query's (chosen) with one whose result does not or that fails (rejected). A
+candidate), run them and the gold read-only in the sandbox against the question's database, and pair a
+candidate whose result is the gold's (chosen; `tunebench.sql.compare`, the comparison evaluation scores
+with) with one whose result is not or that fails (rejected). Results are compared whole. A
 question the model always gets right (or always wrong, without `--gold-fallback`) gives no pair.
 
     python -m tunebench.train.pairs --model models/tiny-text-to-sql/merged \\
@@ -20,50 +21,29 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from tunebench.data.formats import DataFormatError
 from tunebench.data.jsonl import iter_jsonl, write_jsonl
 from tunebench.runs.atomic_io import atomic_write_json
+from tunebench.sql.compare import STRICT, order_matters, results_equal
 from tunebench.sql.extract import extract_sql
-from tunebench.sql.parse import orders_rows
 from tunebench.sql.prompt import sql_messages
 
 log = logging.getLogger(__name__)
 
-_FLOAT_DIGITS = 6
-
-
-def _canonical(value):
-    if isinstance(value, float):
-        return round(value, _FLOAT_DIGITS)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def _rows(rows) -> list[tuple]:
-    return [tuple(_canonical(v) for v in row) for row in rows]
-
-
-def _key(value) -> tuple:
-    return (type(value).__name__ if value is not None else "", str(value))
-
 
 def judge(gold_rows, pred_rows, ordered: bool) -> str:
-    """ "match", "mismatch" or "ambiguous" for two result sets.
-
-    Strict on purpose, so that a chosen answer is right and a rejected one wrong under any fair reading:
-    match = the same rows (in order when the gold query orders them) with columns in the same order;
-    mismatch = no reordering of columns could make them equal (the rows' value bags differ);
-    anything between (the same values in other column positions) is ambiguous and never paired.
-    The evaluation's fuller comparison lives in evaluate/ (see docs/preference.md)."""
-    gold, pred = _rows(gold_rows), _rows(pred_rows)
-    if (gold == pred) if ordered else (sorted(gold, key=repr) == sorted(pred, key=repr)):
+    """ "match", "mismatch" or "ambiguous" for two whole result sets, by evaluation's own comparison
+    (`tunebench.sql.compare`, the `strict` rules), so that a chosen answer is right and a rejected one
+    wrong as evaluation scores them: match = equal with the columns in the gold's order; mismatch = no
+    column order makes them equal; ambiguous = equal only with the columns reordered (never paired)."""
+    digits = STRICT.float_digits
+    if results_equal(gold_rows, pred_rows, ordered, float_digits=digits, permute_columns=False):
         return "match"
-    bags = [[tuple(sorted(_key(v) for v in row)) for row in rows] for rows in (gold, pred)]
-    if not ordered:
-        bags = [Counter(b) for b in bags]
-    return "mismatch" if bags[0] != bags[1] else "ambiguous"
+    if not results_equal(gold_rows, pred_rows, ordered, float_digits=digits):
+        return "mismatch"
+    return "ambiguous"
 
 
 def load_questions(path: Path, limit: int | None, skip: int = 0) -> list[dict]:
@@ -99,51 +79,69 @@ def sample_candidates(model, questions: list[dict], k: int, settings) -> list[li
     return [[answers[i] for answers in per_seed] for i in range(len(questions))]
 
 
+class _Candidate(NamedTuple):
+    sql: str
+    outcome: str  # match | mismatch | ambiguous | error | timeout | empty | undecided
+
+
+def _run_candidate(sandbox, question: dict, raw: str, gold, ordered: bool) -> _Candidate:
+    sql = extract_sql(raw)
+    if not sql:
+        return _Candidate(raw.strip(), "empty")
+    result = sandbox.execute(question["db"], sql, max_rows=None)
+    if result.timed_out:
+        return _Candidate(sql, "timeout")
+    if result.too_large:  # the gold fitted: a result this large is another answer
+        return _Candidate(sql, "mismatch")
+    if not result.ok:
+        return _Candidate(sql, "error")
+    return _Candidate(sql, judge(gold.rows, result.rows, ordered))
+
+
+def _text_key(sql: str) -> str:
+    return " ".join(sql.split()).rstrip(";").lower()
+
+
 def pair_question(
     question: dict, candidates: list[str], sandbox, *, pairs_per_question: int, gold_fallback: bool
 ):
-    """(pairs, outcome counts, note) for one question."""
-    from tunebench.sql.execute import execute_readonly
-
-    gold = execute_readonly(question["db"], question["query"])
+    """(pairs, outcome counts, note) for one question. Every statement, the gold's included, runs in the
+    sandbox with no row cap (bounded by bytes), so results are compared whole: a rejected query is never
+    one that returns the gold's answer."""
+    gold = sandbox.execute(question["db"], question["query"], max_rows=None)
     if not gold.ok:
-        return [], Counter(), "gold_error"
-    ordered = orders_rows(question["query"])
+        return [], Counter(), "gold_too_large" if gold.too_large else "gold_error"
+    ordered = order_matters(question["query"], STRICT)
     outcomes: Counter = Counter()
     chosen, rejected, seen = [], [], set()
     for raw in candidates:
-        sql = extract_sql(raw)
-        if not sql:
-            outcome = "empty"
-        else:
-            result = sandbox.execute(question["db"], sql)
-            if result.timed_out:
-                outcome = "timeout"
-            elif not result.ok or result.truncated or result.too_large:
-                outcome = "error"
-            else:
-                outcome = judge(gold.rows, result.rows, ordered)
-        outcomes[outcome] += 1
-        if sql in seen or outcome == "ambiguous":
+        candidate = _run_candidate(sandbox, question, raw, gold, ordered)
+        outcomes[candidate.outcome] += 1
+        if candidate.sql in seen or candidate.outcome == "ambiguous":
             continue
-        seen.add(sql)
-        (chosen if outcome == "match" else rejected).append((sql or raw.strip(), outcome))
+        seen.add(candidate.sql)
+        if candidate.outcome == "match":
+            chosen.append(candidate)
+        elif candidate.sql:  # an empty answer teaches nothing as text
+            rejected.append(candidate)
     from_gold = False
     if not chosen and gold_fallback:
-        chosen, from_gold = [(question["query"].strip(), "gold")], True
-    rejected = [r for r in rejected if r[0]]  # an empty answer teaches nothing as text
+        chosen, from_gold = [_Candidate(question["query"].strip(), "gold")], True
+    pairs_of = [
+        (c, r) for c, r in zip(chosen, rejected, strict=False) if _text_key(c.sql) != _text_key(r.sql)
+    ]
     prompt = sql_messages(question["schema"], question["question"])
     pairs = [
         {
             "prompt": prompt,
-            "chosen": [{"role": "assistant", "content": c}],
-            "rejected": [{"role": "assistant", "content": r}],
+            "chosen": [{"role": "assistant", "content": c.sql}],
+            "rejected": [{"role": "assistant", "content": r.sql}],
             "id": question.get("id", f"line-{question['line']}"),
             "db_id": question.get("db_id"),
             "chosen_source": "gold" if from_gold else "sample",
-            "rejected_outcome": why,
+            "rejected_outcome": r.outcome,
         }
-        for (c, _), (r, why) in zip(chosen, rejected, strict=False)
+        for c, r in pairs_of
     ][:pairs_per_question]
     note = "paired" if pairs else ("all_correct" if chosen and not from_gold else "no_pair")
     return pairs, outcomes, note

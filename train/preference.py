@@ -61,6 +61,7 @@ def load_preference_train_eval(tb, kind: str):
         fmt=fmt,
         on_bad=on_bad,
         shp_min_score_ratio=ratio,
+        trainer=kind,
     )
     if not rows:
         raise ValueError(f"{tb.dataset_name}: no preference pairs left ({stats.to_dict()})")
@@ -80,6 +81,7 @@ def load_preference_train_eval(tb, kind: str):
             fmt=fmt,
             on_bad=on_bad,
             shp_min_score_ratio=ratio,
+            trainer=kind,
         )
         evaluation = Dataset.from_list(test_rows)
     if kind == "kto" and "chosen" in train.column_names:

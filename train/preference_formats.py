@@ -19,6 +19,7 @@ equal scores) are never a preference: they are dropped and counted.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -296,15 +297,18 @@ def to_preference_rows(
     *,
     on_bad: str = "error",
     shp_min_score_ratio: float = SHP_MIN_SCORE_RATIO,
+    row_numbers: Iterable[int] | None = None,
 ) -> tuple[list[dict], PreferenceStats]:
-    """Convert every row; `on_bad="drop"` counts malformed rows (by field and problem) instead of failing."""
+    """Convert every row; `on_bad="drop"` counts malformed rows (by field and problem) instead of failing.
+    `row_numbers`: each row's line in its file (blank lines counted); by default rows count from 1."""
     if fmt not in PREFERENCE_FORMATS:
         raise ValueError(f"unknown preference format {fmt!r}; expected one of {sorted(PREFERENCE_FORMATS)}")
     if on_bad not in ("error", "drop"):
         raise ValueError(f"on_bad must be 'error' or 'drop', got {on_bad!r}")
     convert = PREFERENCE_FORMATS[fmt]
     out, stats = [], PreferenceStats()
-    for row_no, row in enumerate(rows, start=1):
+    numbers = row_numbers if row_numbers is not None else itertools.count(1)
+    for row_no, row in zip(numbers, rows, strict=False):  # count() is endless
         stats.rows += 1
         try:
             if fmt == "shp":
@@ -333,6 +337,20 @@ def to_unpaired(pairs: Iterable[dict]) -> list[dict]:
     return out
 
 
+PAIRED_TRAINERS = ("dpo", "orpo")  # KTO takes either: pairs become a desirable and an undesirable row
+
+
+def _check_shape(fmt: str, trainer: str | None, source: str) -> None:
+    if trainer in PAIRED_TRAINERS and fmt == "unpaired":
+        raise DataFormatError(
+            source,
+            None,
+            "chosen",
+            f"unpaired rows (prompt, completion, label): `trainer: {trainer}` needs pairs (prompt, chosen, "
+            "rejected); use `trainer: kto` for unpaired rows",
+        )
+
+
 def load_preference_rows(
     source: str,
     *,
@@ -342,37 +360,26 @@ def load_preference_rows(
     on_bad: str = "error",
     limit: int | None = None,
     shp_min_score_ratio: float = SHP_MIN_SCORE_RATIO,
+    trainer: str | None = None,
 ) -> tuple[list[dict], PreferenceStats]:
-    """A hub id or local file(s)/folder → (converted rows, stats). Local JSONL keeps its line numbers."""
-    from datasets import load_dataset
+    """A hub id or local file(s)/folder → (converted rows, stats). Local JSONL keeps its line numbers
+    (blank lines counted) and a torn last line is an error, not a dropped row. With `trainer`, rows of
+    the wrong shape for it (unpaired rows for DPO or ORPO) are one error here, before any model loads."""
+    from tunebench.train.sources import read_parts
 
-    from tunebench.data.jsonl import iter_jsonl
-    from tunebench.train.sources import local_files
-
-    files = local_files(source)
-    parts: list[tuple[str, Any]] = []
-    if files is None:
-        parts.append((source, load_dataset(source, config, split=split)))
-    for path in files or []:
-        if path.suffix == ".jsonl":  # read directly: a bad line is named by its number
-            parts.append((str(path), [row for _, row in iter_jsonl(path)]))
-        else:
-            builder = {".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(path.suffix)
-            if builder is None:
-                raise DataFormatError(str(path), None, None, f"unsupported file type {path.suffix!r}")
-            parts.append((str(path), load_dataset(builder, data_files=str(path), split="train")))
     rows_out, stats = [], PreferenceStats()
-    for name, rows in parts:
+    for part in read_parts(source, split=split, config=config):
         if limit is not None:
-            rows = (
-                rows[: limit - len(rows_out)]
-                if isinstance(rows, list)
-                else rows.select(range(min(limit - len(rows_out), len(rows))))
-            )
-        columns = rows.column_names if hasattr(rows, "column_names") else sorted({k for r in rows for k in r})
-        this_fmt = detect_preference_format(columns, name) if fmt == "auto" else fmt
+            part = part.head(limit - len(rows_out))
+        this_fmt = detect_preference_format(part.columns, part.name) if fmt == "auto" else fmt
+        _check_shape(this_fmt, trainer, part.name)
         converted, part_stats = to_preference_rows(
-            rows, this_fmt, name, on_bad=on_bad, shp_min_score_ratio=shp_min_score_ratio
+            part.rows,
+            this_fmt,
+            part.name,
+            on_bad=on_bad,
+            shp_min_score_ratio=shp_min_score_ratio,
+            row_numbers=part.numbers,
         )
         rows_out.extend(converted)
         stats.add(part_stats)

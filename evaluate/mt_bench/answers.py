@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunebench.chat import ChatModel, ModelSpec
-from tunebench.data.jsonl import JsonlAppender, read_jsonl
+from tunebench.data.formats import DataFormatError
+from tunebench.data.jsonl import JsonlAppender, iter_jsonl, read_jsonl
+from tunebench.evaluate.conventions import default_model_id
 from tunebench.evaluate.mt_bench.config import API_SYSTEM_MESSAGE, AnswerConfig
 from tunebench.evaluate.mt_bench.data import load_answers, temperature_for
 from tunebench.evaluate.mt_bench.fingerprints import (
@@ -28,9 +30,9 @@ from tunebench.evaluate.mt_bench.fingerprints import (
     digest,
     model_fingerprint,
     set_aside,
+    stale_files,
 )
 from tunebench.runs.atomic_io import atomic_write_jsonl
-from tunebench.runs.paths import RunPaths
 
 
 @dataclass(frozen=True)
@@ -44,18 +46,6 @@ class AnswerSource:
     @property
     def kind(self) -> str:
         return self.spec.kind if self.spec is not None else "answers"
-
-
-def default_model_id(spec: str) -> str:
-    """FastChat's model id for a model: the run name for models/<run>/merged, else the last path part."""
-    p = Path(spec)
-    run = RunPaths.from_model_dir(p) if p.exists() else None
-    if run is not None:
-        return run.root.name + ("-adapter" if p.name == "adapter" else "")
-    parts = [s for s in spec.replace("\\", "/").split("/") if s]
-    if len(parts) >= 2 and parts[-1] in ("merged", "adapter"):
-        return parts[-2]
-    return parts[-1] if parts else spec
 
 
 def resolve_source(spec: str, answer_dir: Path, model_id: str | None = None) -> AnswerSource:
@@ -88,6 +78,7 @@ class AnswerStats:
     skipped: int = 0  # already on disk, from the same model and settings
     stale: int = 0  # on disk from another model or settings: set aside and answered again
     stale_file: str | None = None
+    restored: int = 0  # answered before by the same model and settings: brought back from stale/
     wall_s: float = 0.0
 
 
@@ -171,14 +162,39 @@ def reorg_answer_file(path: Path) -> None:
     atomic_write_jsonl(path, [rows[k] for k in sorted(rows)])
 
 
-def import_answers(source: AnswerSource, answer_dir: Path) -> tuple[Path, int, Path | None]:
+def check_answer_file(path: Path, questions: list[dict]) -> dict[int, dict]:
+    """The rows of an answer file, every question answered with every turn; else one error naming the
+    file, the line and the field (before the file is copied anywhere)."""
+    from tunebench.evaluate.mt_bench.matches import MissingDataError
+
+    rows = load_answers(path)  # shape errors name their line
+    lines = {row.get("question_id"): number for number, row in iter_jsonl(path)}
+    missing = [q["question_id"] for q in questions if q["question_id"] not in rows]
+    if missing:
+        raise MissingDataError(f"{path}: no answer to question(s) {missing[:10]}")
+    for q in questions:
+        turns = rows[q["question_id"]]["choices"][0]["turns"]
+        if len(turns) < len(q["turns"]) or not all(isinstance(t, str) for t in turns):
+            raise DataFormatError(
+                str(path),
+                lines.get(q["question_id"]),
+                "choices[0].turns",
+                f"{len(turns)} answer turn(s) to question {q['question_id']}, which has {len(q['turns'])}",
+            )
+    return rows
+
+
+def import_answers(
+    source: AnswerSource, answer_dir: Path, questions: list[dict]
+) -> tuple[Path, int, Path | None]:
     """Copy pre-written answers (e.g. FastChat's) in under this model id, each row fingerprinted by the
-    file's content hash. Returns (path, stale rows set aside, where they went)."""
+    file's content hash, once the file is checked whole. Returns (path, stale rows set aside, where
+    they went)."""
     path = Path(answer_dir) / f"{source.model_id}.jsonl"
     if source.answer_file is None or Path(source.answer_file).resolve() == path.resolve():
         return path, 0, None
     fingerprint = digest(model_fingerprint("answers", str(source.answer_file)))
-    rows = load_answers(source.answer_file)
+    rows = check_answer_file(Path(source.answer_file), questions)
     on_disk = read_jsonl(path) if path.exists() else []
     stale = [r for r in on_disk if r.get("fingerprint") != fingerprint]
     if on_disk and not stale:
@@ -188,6 +204,28 @@ def import_answers(source: AnswerSource, answer_dir: Path) -> tuple[Path, int, P
         path, [dict(r, model_id=source.model_id, fingerprint=fingerprint) for r in rows.values()]
     )
     return path, len(stale), aside
+
+
+def _restore(todo: list[dict], path: Path, fingerprint_for) -> tuple[list[dict], int]:
+    """Answers set aside in stale/ by the same model and settings (going back to earlier weights), back
+    into `path` instead of generated again; returns (what is still to answer, how many came back)."""
+    wanted = {q["question_id"]: q for q in todo}
+    found: dict[int, dict] = {}
+    for stale_path in stale_files(path):
+        for row in read_jsonl(stale_path):
+            q = wanted.get(row.get("question_id"))
+            turns = (row.get("choices") or [{}])[0].get("turns") or []
+            if (
+                q is not None
+                and row.get("fingerprint") == fingerprint_for(q)
+                and len(turns) == len(q["turns"])
+            ):
+                found[q["question_id"]] = row
+    if found:
+        with JsonlAppender(path) as out:
+            for row in found.values():
+                out.write(row)
+    return [q for q in todo if q["question_id"] not in found], len(found)
 
 
 def system_prefix(model: ChatModel, cfg: AnswerConfig) -> list[dict]:
@@ -228,7 +266,9 @@ def generate_answers(
         stale_ids = {r["question_id"] for r in stale}
         keep = [r for r in read_jsonl(path) if r["question_id"] not in stale_ids]
         stats.stale, stats.stale_file = len(stale), str(set_aside(path, stale, keep))
-    stats.skipped = len(questions) - len(todo)
+    if fingerprint is not None and todo:
+        todo, stats.restored = _restore(todo, path, fingerprint_for)
+    stats.skipped = len(questions) - len(todo) - stats.restored
     by_temperature: dict[float, list[dict]] = {}
     for q in todo:
         by_temperature.setdefault(temperature_for(q["category"]), []).append(q)

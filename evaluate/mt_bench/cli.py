@@ -2,11 +2,16 @@
 
     answers  write model_answer/<model_id>.jsonl for a model (folder, hub id, URL[#name], answer file)
     judge    judge the answers (pairwise-baseline | pairwise-all | single) with any OpenAI-compatible judge
-    results  results.json, results.md and plots from the FastChat-format judgment file
-    run      answers for MODEL and BASELINE → judgments → results (what `make eval` runs)
+    results  results/<judge>/<mode>/results.{json,md} and plots from the FastChat-format judgment file
+    run      answers for MODEL and BASELINE → judgments → results (what `make eval` runs; the default
+             subcommand, so `python -m tunebench.evaluate.mt_bench --model_name_or_path M` runs it)
     smoke    the chain on the embedded tiny model, which also judges (labelled SMOKE RUN)
 
-Output goes to models/<run>/eval/mt_bench/ for a model inside a run, else to --out.
+Output: --output_dir, else models/<run>/eval/mt_bench/ for a model inside a run, else
+models/<model id>/eval/mt_bench/. A rerun keeps what is current; answers and judgments made with other
+inputs move to stale/ beside their file and are made again, and ones set aside earlier whose inputs
+match again are brought back, never paid for twice. Flags are spelled as in transformers and TRL
+(--model_name_or_path, --output_dir, --max_new_tokens); dashed spellings and --model/--out work too.
 Keys only from the environment: OPENAI_API_KEY, or JUDGE_BASE_URL (+ JUDGE_API_KEY) for another judge.
 Each command builds one frozen config (`config.py`) and calls one function of `pipeline.py`.
 """
@@ -18,10 +23,10 @@ import json
 import sys
 from pathlib import Path
 
-from tunebench.chat import ChatError, ModelSpec, is_model_spec
+from tunebench.chat import ChatError
 from tunebench.data.formats import DataFormatError
+from tunebench.evaluate import conventions as conv
 from tunebench.evaluate.mt_bench import pipeline
-from tunebench.evaluate.mt_bench.answers import default_model_id
 from tunebench.evaluate.mt_bench.config import (
     DEFAULT_BASELINE,
     DEFAULT_JUDGE,
@@ -38,27 +43,16 @@ from tunebench.evaluate.mt_bench.config import (
     judge_name,
     resolve_judge,
 )
-from tunebench.evaluate.mt_bench.judge import FatalJudgeError
+from tunebench.evaluate.mt_bench.judge import AllGamesFailed, FatalJudgeError, JudgingInterrupted
 from tunebench.evaluate.mt_bench.matches import MODES, MissingDataError
-from tunebench.runs.paths import RunPaths
 
 
 def out_dir_for(out: str | None, model: str | None, model_id: str | None = None) -> Path:
-    """--out, else models/<run>/eval/mt_bench for a model inside a run, else models/<model id>/…"""
-    if out:
-        return Path(out)
-    if not model:
-        raise MissingDataError("give --out (the folder holding model_answer/ and model_judgment/)")
-    run = RunPaths.from_model_dir(model)
-    if run is not None:
-        return run.eval_mt_bench
-    spec = ModelSpec.parse(model) if is_model_spec(model) else None
-    if spec is None:
-        raise MissingDataError(f"{model!r} is not a model folder, hub id or URL: give --out")
-    mid = model_id or (default_model_id(spec.served_name) if spec.is_server and spec.served_name else None)
-    if mid is None and spec.is_server:
-        raise MissingDataError(f"{model}: name the served model (URL#name), or give --model-id or --out")
-    return RunPaths.for_run((mid or default_model_id(model)).replace("/", "--")).eval_mt_bench
+    """--output_dir, else the evaluators' default folder (`tunebench.evaluate.conventions`)."""
+    try:
+        return conv.check_output_dir(conv.output_dir_for(out, model, "mt_bench", model_id))
+    except conv.OutputDirError as err:
+        raise MissingDataError(str(err)) from None
 
 
 def questions_config(args) -> QuestionsConfig:
@@ -114,14 +108,16 @@ def print_results(files: dict[str, Path]) -> None:
 
 
 def cmd_answers(args) -> None:
-    out = out_dir_for(args.out, args.model, args.model_id)
-    cmd = AnswersCommand(out, args.model, args.model_id, questions_config(args), answer_config(args))
+    out = out_dir_for(args.output_dir, args.model_name_or_path, args.model_id)
+    cmd = AnswersCommand(
+        out, args.model_name_or_path, args.model_id, questions_config(args), answer_config(args)
+    )
     pipeline.answers(cmd)
 
 
 def cmd_judge(args) -> None:
     cmd = JudgeCommand(
-        out=out_dir_for(args.out, None),
+        out=out_dir_for(args.output_dir, None),
         judge=judge_config(args, require_key=not args.dry_run),
         mode=args.mode,
         models=tuple(args.models) if args.models else None,
@@ -136,7 +132,7 @@ def cmd_judge(args) -> None:
 
 def cmd_results(args) -> None:
     cmd = ResultsCommand(
-        out=out_dir_for(args.out, None),
+        out=out_dir_for(args.output_dir, None),
         judge_id=judge_name(args.judge),  # resolved exactly as `judge` resolves it
         mode=args.mode,
         baseline=args.baseline,
@@ -149,8 +145,8 @@ def cmd_results(args) -> None:
 def cmd_run(args) -> None:
     judge = judge_config(args, require_key=not args.dry_run)  # before any answer: no judge, nothing spent
     cmd = RunCommand(
-        out=out_dir_for(args.out, args.model, args.model_id),
-        model=args.model,
+        out=out_dir_for(args.output_dir, args.model_name_or_path, args.model_id),
+        model=args.model_name_or_path,
         judge=judge,
         baseline=args.baseline or None,
         model_id=args.model_id,
@@ -168,56 +164,62 @@ def cmd_run(args) -> None:
         print_results(outcome)
 
 
-def _common(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--out", help="output folder (default: models/<run>/eval/mt_bench)")
-    ap.add_argument(
-        "--questions-dir",
+def _common(ap) -> None:
+    conv.add_output_flag(ap)
+    conv.add_flag(
+        ap,
+        "questions_dir",
         "--bench-dir",  # deprecated alias
-        dest="questions_dir",
+        "--bench_dir",
         help="FastChat's data/mt_bench folder (default: the pinned download)",
     )
-    ap.add_argument("--cache-dir", help="where the pinned download is kept")
-    ap.add_argument("--first-n", type=int, help="only the first N questions (debug, as FastChat)")
-    ap.add_argument("--question-ids", help="comma-separated question ids")
-    ap.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+    conv.add_flag(ap, "cache_dir", help="where the pinned download is kept")
+    conv.add_flag(
+        ap, "first_n", type=conv.positive_int, help="only the first N questions (debug, as FastChat)"
+    )
+    conv.add_flag(ap, "question_ids", help="comma-separated question ids")
+    conv.add_flag(ap, "mode", choices=MODES, default=DEFAULT_MODE)
 
 
-def _answering(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
-    ap.add_argument("--concurrency", type=int, default=8, help="requests in flight (servers)")
-    ap.add_argument("--batch-size", type=int, default=8, help="conversations per forward pass (in process)")
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--api-key-env", help="NAME of the env variable holding an answering server's key")
-    ap.add_argument(
-        "--system-message",
+def _answering(ap, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
+    conv.add_generation_flags(ap, max_new_tokens=max_new_tokens, batch_size=8, concurrency=8)
+    conv.add_flag(
+        ap,
+        "system_message",
         help="system message for every conversation (default: FastChat's for servers, none in process)",
     )
 
 
-def _judging(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--judge", help=f"judge model name (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
-    ap.add_argument("--judge-base-url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
-    ap.add_argument("--judge-api-key-env", help="NAME of the env variable holding the judge's key")
-    ap.add_argument("--judge-concurrency", type=int, default=16)
-    ap.add_argument("--judge-max-tokens", type=int, default=2048)
-    ap.add_argument("--judge-timeout-s", type=float, default=120.0)
-    ap.add_argument("--judge-max-retries", type=int, default=5, help="the openai client's own retries")
-    ap.add_argument("--retry-rounds", type=int, default=3, help="further tries once the client gives up")
-    ap.add_argument("--retry-wait-s", type=float, default=10.0)
-    ap.add_argument("--judge-system-in-user", action="store_true", help="for judges without a system role")
-    ap.add_argument("--make-references", action="store_true", help="the judge writes its own references")
-    ap.add_argument(
-        "--reference-model",
+def _judging(ap, judge_max_tokens: int = 2048) -> None:
+    conv.add_flag(ap, "judge", help=f"judge model name (default $JUDGE_MODEL or {DEFAULT_JUDGE})")
+    conv.add_flag(ap, "judge_base_url", help="OpenAI-compatible judge (default $JUDGE_BASE_URL, else OpenAI)")
+    conv.add_flag(ap, "judge_api_key_env", help="NAME of the env variable holding the judge's key")
+    conv.add_flag(ap, "judge_concurrency", type=conv.positive_int, default=16)
+    conv.add_flag(ap, "judge_max_tokens", type=conv.positive_int, default=judge_max_tokens)
+    conv.add_flag(ap, "judge_timeout_s", type=conv.positive_float, default=120.0)
+    conv.add_flag(ap, "judge_max_retries", type=int, default=5, help="the openai client's own retries")
+    conv.add_flag(ap, "retry_rounds", type=int, default=3, help="further tries once the client gives up")
+    conv.add_flag(ap, "retry_wait_s", type=float, default=10.0)
+    conv.add_flag(ap, "judge_system_in_user", action="store_true", help="for judges without a system role")
+    conv.add_flag(ap, "make_references", action="store_true", help="the judge writes its own references")
+    conv.add_flag(
+        ap,
+        "reference_model",
         help="whose reference answers (default: the judge's own if on disk, else FastChat's gpt-4)",
     )
-    ap.add_argument("--dry-run", action="store_true", help="print calls and a token estimate; spend nothing")
+    conv.add_flag(ap, "dry_run", action="store_true", help="print calls and a token estimate; spend nothing")
 
 
-def build_parser() -> argparse.ArgumentParser:
+SUBCOMMANDS = ("answers", "judge", "results", "run", "smoke")
+INTERRUPTED = (
+    "interrupted: every finished answer and judgment is kept on disk; rerun the same command to go on"
+)
+
+
+def build_parser() -> conv.OneLineParser:
     from tunebench.evaluate.mt_bench.smoke import add_smoke_parser
 
-    ap = argparse.ArgumentParser(
+    ap = conv.OneLineParser(
         prog="python -m tunebench.evaluate.mt_bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -227,43 +229,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("answers", help="generate answers for one model")
     _common(p)
     _answering(p)
-    p.add_argument("--model", required=True)
-    p.add_argument("--model-id")
+    conv.add_model_flags(p)
+    conv.add_flag(p, "model_id")
     p.set_defaults(func=cmd_answers)
 
     p = sub.add_parser("judge", help="judge answers already on disk")
     _common(p)
     _judging(p)
-    p.add_argument("--models", nargs="+", help="model ids to judge (default: every answer file)")
-    p.add_argument("--baseline", help="baseline model id (pairwise-baseline)")
+    conv.add_flag(p, "models", nargs="+", help="model ids to judge (default: every answer file)")
+    conv.add_flag(p, "baseline", help="baseline model id (pairwise-baseline)")
     p.set_defaults(func=cmd_judge)
 
     p = sub.add_parser("results", help="tables and plots from the judgments")
     _common(p)
-    p.add_argument(
-        "--judge", help=f"the judge whose verdicts to read (default $JUDGE_MODEL or {DEFAULT_JUDGE})"
+    conv.add_flag(
+        p, "judge", help=f"the judge whose verdicts to read (default $JUDGE_MODEL or {DEFAULT_JUDGE})"
     )
-    p.add_argument("--baseline")
-    p.add_argument("--smoke", action="store_true", help="label results a SMOKE RUN")
+    conv.add_flag(p, "baseline")
+    conv.add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_results)
 
-    p = sub.add_parser("run", help="answers → judgments → results")
+    p = sub.add_parser("run", help="answers → judgments → results (the default)")
     _common(p)
     _answering(p)
     _judging(p)
-    p.add_argument("--model", required=True)
-    p.add_argument("--model-id")
-    p.add_argument("--baseline", default=DEFAULT_BASELINE, help="'' for none (pairwise-all, single)")
-    p.add_argument("--baseline-id")
-    p.add_argument("--smoke", action="store_true", help="label results a SMOKE RUN")
+    conv.add_model_flags(p)
+    conv.add_flag(p, "model_id")
+    conv.add_flag(p, "baseline", default=DEFAULT_BASELINE, help="'' for none (pairwise-all, single)")
+    conv.add_flag(p, "baseline_id")
+    conv.add_flag(p, "smoke", action="store_true", help="label results a SMOKE RUN")
     p.set_defaults(func=cmd_run)
 
-    add_smoke_parser(sub, _common)
+    add_smoke_parser(sub, _common, _answering)
     return ap
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = conv.with_default_subcommand(sys.argv[1:] if argv is None else list(argv), SUBCOMMANDS)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a flag's one-line error
+        return int(done.code or 0)
     try:
         args.func(args)
     except (
@@ -276,6 +282,13 @@ def main(argv=None) -> int:
     ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except AllGamesFailed as e:  # the judge answered nothing: a failed run, not a bad input
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        if not isinstance(e, JudgingInterrupted):  # judging has said it already, in one line
+            print(INTERRUPTED, file=sys.stderr)
+        return 130
     return 0
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
-from tunebench.data.jsonl import JsonlAppender, read_jsonl
+from tunebench.data.jsonl import JsonlAppender
 from tunebench.runs.atomic_io import atomic_write_jsonl
 
 _CHUNK = 1 << 22
@@ -86,6 +87,13 @@ def judgment_inputs(judge: str, match) -> str:
     )
 
 
+def answer_digest(answer: dict) -> str:
+    """The hash of one answer row's turns: what a judgment row records of each answer it judged."""
+    from tunebench.evaluate.mt_bench.data import answer_turns
+
+    return digest(answer_turns(answer))
+
+
 def set_aside(path: Path, stale: list[dict], keep: list[dict]) -> Path | None:
     """Move `stale` rows of `path` to stale/<name>.<time>.jsonl beside it; `path` keeps `keep`."""
     if not stale:
@@ -98,7 +106,8 @@ def set_aside(path: Path, stale: list[dict], keep: list[dict]) -> Path | None:
     return aside
 
 
-def split_stale(path: Path, is_stale) -> tuple[list[dict], list[dict]]:
-    rows = read_jsonl(path)
-    stale = [r for r in rows if is_stale(r)]
-    return stale, [r for r in rows if not is_stale(r)]
+def stale_files(path: Path) -> list[Path]:
+    """The files `set_aside` wrote for `path`, oldest first (stale/<name>.<YYYYmmdd-HHMMSS>.jsonl)."""
+    folder = path.parent / "stale"
+    pattern = re.compile(re.escape(path.stem) + r"\.\d{8}-\d{6}\.jsonl")
+    return sorted(p for p in folder.glob("*.jsonl") if pattern.fullmatch(p.name)) if folder.is_dir() else []

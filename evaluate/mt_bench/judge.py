@@ -9,7 +9,13 @@ unknown judge model stop the run at once: every call would fail the same way.
 
 Resumable: each finished game (one judge call) is appended to a journal and flushed, and each match
 whose two games are done is appended to `model_judgment/<judge>_pair.jsonl` in FastChat's format.
-A rerun makes no call for a game already on disk; the final file has every match exactly once.
+A rerun makes no call for a game already on disk; the final file has every match exactly once; the
+journal keeps the games of matches outside the run. Content-addressed: a match whose inputs equal
+those of a judgment set aside in `stale/` gets that judgment back, never a new call. Ctrl-C stops
+sending at once, lets the calls in flight finish (they are paid for) and keeps every finished game.
+An empty reply is no verdict: it is retried like a failed call. `JudgeStats.games` counts games
+played, `requests` the HTTP requests the server answered for them (retries included: what a paid
+API bills).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from tunebench.chat import map_bounded
 from tunebench.data.jsonl import JsonlAppender
 from tunebench.evaluate.mt_bench.config import JudgeConfig
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
-from tunebench.evaluate.mt_bench.fingerprints import judgment_inputs
+from tunebench.evaluate.mt_bench.fingerprints import answer_digest, judgment_inputs
 from tunebench.evaluate.mt_bench.matches import (
     Match,
     game_winner,
@@ -40,8 +46,20 @@ from tunebench.evaluate.mt_bench.store import JudgmentStore, games_of
 ASSUMED_JUDGMENT_TOKENS = 300  # a typical GPT-4 MT-Bench judgment; only for the dry-run estimate
 
 
+class EmptyReply(Exception):
+    """A 200 answer without text: no verdict, tried again like a failed call."""
+
+
 class FatalJudgeError(RuntimeError):
     """The judge cannot answer any call (bad key, unknown model): stop instead of recording errors."""
+
+
+class JudgingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during judging, already reported to the user in one line."""
+
+
+class AllGamesFailed(RuntimeError):
+    """Every game of a run came back an API error: nothing was judged."""
 
 
 @dataclass
@@ -49,7 +67,9 @@ class JudgeStats:
     matches: int = 0
     already_done: int = 0
     stale: int = 0
-    calls: int = 0
+    restored: int = 0  # matches whose judgment came back from stale/ (the same inputs)
+    games: int = 0  # judge calls made (one per game)
+    requests: int = 0  # HTTP requests the server answered for them, the client's retries included
     api_errors: int = 0
     parse_errors: int = 0
     prompt_tokens: int = 0
@@ -73,7 +93,13 @@ def call_judge(client, cfg: JudgeConfig, messages: list[dict]) -> tuple[str, dic
                 max_tokens=cfg.max_tokens,
             )
             usage = resp.usage.model_dump() if resp.usage else None
-            return resp.choices[0].message.content or "", usage, None
+            text = resp.choices[0].message.content or ""
+            if text.strip():
+                return text, usage, None
+            last = EmptyReply("the judge returned an empty reply")
+            if attempt < cfg.retry_rounds:
+                time.sleep(cfg.retry_wait_s * (2**attempt) * (0.75 + 0.5 * random.random()))
+            continue
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
             raise FatalJudgeError(f"judge {cfg.endpoint.model} at {cfg.endpoint.base_url}: {e}") from e
         except openai.BadRequestError as e:  # e.g. a prompt over the context limit: retrying won't help
@@ -107,6 +133,7 @@ def _pair_line(match: Match, cfg: JudgeConfig, games: dict[int, dict], inputs: s
         line[f"g{g}_error"] = games[g].get("error")
         line[f"g{g}_usage"] = games[g].get("usage")
     line["inputs"] = inputs
+    line["answer_digests"] = {m: answer_digest(a) for m, a in zip(match.models, match.answers, strict=True)}
     return line
 
 
@@ -124,6 +151,7 @@ def _single_line(match: Match, cfg: JudgeConfig, rec: dict, inputs: str) -> dict
         "error": rec.get("error"),
         "usage": rec.get("usage"),
         "inputs": inputs,
+        "answer_digests": {model: answer_digest(match.answers[0])},
     }
 
 
@@ -175,12 +203,17 @@ class _Player:
 
     def __init__(self, store: JudgmentStore, cfg: JudgeConfig, stats: JudgeStats, inputs: dict[tuple, str]):
         self.store, self.cfg, self.stats, self.inputs = store, cfg, stats, inputs
-        self.client = cfg.endpoint.client()  # one client (one connection pool) for every thread
+        # One client (one connection pool) for every thread; it counts the HTTP requests it sends.
+        self.client = cfg.endpoint.client(on_request=self._count_request)
         self.lock = threading.Lock()
         self.stop = threading.Event()  # set by a fatal error: the games not yet started are skipped
         self.played: dict[tuple, dict[int, dict]] = {}
         self.journal = JsonlAppender(store.journal) if store.pairwise else None
         self.lines = JsonlAppender(store.path)
+
+    def _count_request(self) -> None:
+        with self.lock:
+            self.stats.requests += 1
 
     def play(self, item: tuple[Match, int, int]) -> None:
         match, game, n_missing = item
@@ -216,7 +249,7 @@ class _Player:
 
     def _count(self, match: Match, game: int, rec: dict, *, unparseable: bool) -> None:
         s = self.stats
-        s.calls += 1
+        s.games += 1
         usage = rec["usage"] or {}
         s.prompt_tokens += usage.get("prompt_tokens") or 0
         s.completion_tokens += usage.get("completion_tokens") or 0
@@ -240,6 +273,17 @@ class _Player:
         self.client.close()
 
 
+def _interrupted(in_flight: int) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(  # above the progress bar, on a line of its own
+        f"interrupted: nothing new is sent; {in_flight} judge call(s) in flight finish and every finished "
+        "judgment is kept on disk. Rerun the same command to go on (nothing is paid for twice).",
+        file=sys.stderr,
+    )
+    sys.stderr.flush()
+
+
 def run_judging(
     matches: list[Match], out_dir: Path, cfg: JudgeConfig, *, progress: bool = True
 ) -> JudgeStats:
@@ -253,10 +297,17 @@ def run_judging(
         aside = store.set_aside(stale)
         print(
             f"judgments: {len(stale)} stale (judged on other answers, references or prompts), "
-            f"kept in {aside}; judging them again"
+            f"kept in {aside}; judging them again unless judged before on the same inputs"
+        )
+    restored = store.restore(matches, inputs)
+    if restored:
+        print(
+            f"judgments: {restored} brought back from {store.path.parent / 'stale'} (the same inputs, no call)"
         )
     todo = plan(matches, store, inputs)
-    stats = JudgeStats(matches=len(matches), already_done=len(matches) - len(todo), stale=len(stale))
+    stats = JudgeStats(
+        matches=len(matches), already_done=len(matches) - len(todo), stale=len(stale), restored=restored
+    )
     t0 = time.perf_counter()
     if todo:
         player = _Player(store, cfg, stats, inputs)
@@ -268,12 +319,24 @@ def run_judging(
                 concurrency=cfg.concurrency,
                 progress=progress,
                 desc=f"judging ({cfg.judge_id})",
+                on_interrupt=_interrupted,
             )
+        except KeyboardInterrupt:
+            raise JudgingInterrupted() from None
         finally:
             player.close()
     store.compact()
-    store.journal.unlink(missing_ok=True)  # every finished game is now in the FastChat file
+    store.drop_journal(matches)  # this run's games are in the FastChat file; others' stay
     stats.wall_s = round(time.perf_counter() - t0, 3)
     for e in stats.errors[:5]:
         print(f"judge error: {e}", file=sys.stderr)
     return stats
+
+
+def check_some_judged(stats: JudgeStats) -> None:
+    """A run whose every game came back an API error judged nothing: it fails (after its counts)."""
+    if stats.games and stats.api_errors == stats.games:
+        raise AllGamesFailed(
+            f"every one of the {stats.games} judge calls failed ({stats.errors[0]}); nothing was judged. "
+            "They are recorded as $ERROR$ and tried again by the next run."
+        )

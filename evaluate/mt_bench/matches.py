@@ -99,6 +99,15 @@ def make_matches(
         missing = [q["question_id"] for q in questions if q["question_id"] not in answers[m]]
         if missing:
             raise MissingDataError(f"{where}: no answer to question(s) {missing[:10]}")
+        short = [
+            q["question_id"]
+            for q in questions
+            if len(answer_turns(answers[m][q["question_id"]])) < len(q["turns"])
+        ]
+        if short:
+            raise MissingDataError(
+                f"{where}: fewer answer turns than the question has, question(s) {short[:10]}"
+            )
     matches = []
     for multi_turn in (False, True):
         for ref_based in (False, True):

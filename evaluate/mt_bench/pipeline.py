@@ -5,6 +5,7 @@ The CLI, the smoke run and tests call these; none of them passes anything else d
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tunebench.chat import ChatModel, open_chat_model
@@ -28,7 +29,7 @@ from tunebench.evaluate.mt_bench.config import (
     RunCommand,
 )
 from tunebench.evaluate.mt_bench.data import QuestionSet, load_answers, load_question_set
-from tunebench.evaluate.mt_bench.judge import JudgeStats, estimate, run_judging
+from tunebench.evaluate.mt_bench.judge import JudgeStats, check_some_judged, estimate, run_judging
 from tunebench.evaluate.mt_bench.matches import MissingDataError, make_matches, mode_kind
 from tunebench.evaluate.mt_bench.references import (
     check_references,
@@ -37,7 +38,7 @@ from tunebench.evaluate.mt_bench.references import (
     reference_questions,
 )
 from tunebench.evaluate.mt_bench.results import compute_results, write_results
-from tunebench.evaluate.mt_bench.store import judgment_file
+from tunebench.evaluate.mt_bench.store import changed_answers, judgment_file, results_dir
 
 
 def load_questions_for(cfg: QuestionsConfig) -> QuestionSet:
@@ -75,7 +76,7 @@ def answers_for(
     answer_dir = Path(out) / "model_answer"
     source = resolve_source(spec, answer_dir, model_id)
     if source.spec is None:
-        path, stale, aside = import_answers(source, answer_dir)
+        path, stale, aside = import_answers(source, answer_dir, qs.questions)
         if stale:
             print(
                 f"answers {source.model_id}: {stale} stale (another answer file was given), kept in {aside}"
@@ -106,8 +107,11 @@ def answers_for(
             f"answers {mid}: {stats.stale} stale (written by another version of the model or other "
             f"settings), kept in {stats.stale_file}; answered again"
         )
+    restored = (
+        f", {stats.restored} brought back from stale/ (the same model and settings)" if stats.restored else ""
+    )
     print(
-        f"answers {mid}: {stats.written} written, {stats.skipped} already on disk "
+        f"answers {mid}: {stats.written} written, {stats.skipped} already on disk{restored} "
         f"({stats.wall_s} s) → {stats.path}"
     )
     return mid
@@ -128,9 +132,11 @@ def load_model_answers(out: Path, model_ids: list[str]) -> dict[str, dict[int, d
 
 
 def answer_ids_on_disk(out: Path) -> list[str]:
-    """Every answer file's model id (FastChat's get_model_list)."""
+    """Every answer file's model id (FastChat's get_model_list; an id `org/name` lies in a subfolder).
+    Files set aside in a `stale/` folder are no model's current answers."""
     root = Path(out) / "model_answer"
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.jsonl"))
+    files = [p.relative_to(root) for p in root.rglob("*.jsonl")]
+    return sorted(str(p.with_suffix("")) for p in files if "stale" not in p.parts[:-1])
 
 
 def placeholder_answers(qs: QuestionSet, chars_per_turn: int = 1600) -> dict[int, dict]:
@@ -188,9 +194,11 @@ def judge(cmd: JudgeCommand, *, progress: bool = True) -> JudgeStats | dict:
     matches = make_matches(cmd.mode, qs.questions, models, found, qs.prompts, refs, baseline)
     stats = run_judging(matches, cmd.out, cmd.judge, progress=progress)
     print(
-        f"judged {stats.matches} matches ({stats.already_done} already on disk): {stats.calls} calls, "
-        f"{stats.api_errors} API errors, {stats.parse_errors} unparseable verdicts, {stats.wall_s} s"
+        f"judged {stats.matches} matches ({stats.already_done} already on disk): {stats.games} games played "
+        f"in {stats.requests} HTTP requests, {stats.api_errors} API errors, {stats.parse_errors} "
+        f"unparseable verdicts, {stats.wall_s} s"
     )
+    check_some_judged(stats)
     return stats
 
 
@@ -204,6 +212,7 @@ def results(cmd: ResultsCommand) -> dict[str, Path]:
             "(results are left as they were)"
         )
     baseline = cmd.baseline if cmd.mode == "pairwise-baseline" else None
+    answers = load_model_answers(cmd.out, answer_ids_on_disk(cmd.out))
     res = compute_results(
         path,
         qs.questions,
@@ -211,10 +220,19 @@ def results(cmd: ResultsCommand) -> dict[str, Path]:
         baseline=baseline,
         smoke=cmd.smoke,
         answer_dir=cmd.out / "model_answer",
+        changed=lambda row: changed_answers(row, answers),
     )
+    if res["stale_rows"]:
+        print(
+            f"results: {res['stale_rows']} judgment(s) left out, made on answers of "
+            f"{', '.join(res['stale_models'])} that have changed since; run `judge` again",
+            file=sys.stderr,
+        )
     if not res["rows"]:
-        raise MissingDataError(f"{path}: no judgments for these questions (results are left as they were)")
-    return write_results(res, cmd.out)
+        raise MissingDataError(
+            f"{path}: no current judgments for these questions (results are left as they were)"
+        )
+    return write_results(res, results_dir(cmd.out, cmd.judge_id, cmd.mode))
 
 
 def run(cmd: RunCommand, *, progress: bool = True) -> dict[str, Path] | dict:

@@ -1,6 +1,8 @@
 """Scores from FastChat-format judgment files: win / loss / tie, win_rate and win_rate_adjusted as
 fastchat/llm_judge/show_result.py defines them, per category and per turn, position consistency and
-a 95% bootstrap interval; single-mode average scores. Writes results.json, results.md and plots.
+a 95% interval (`tunebench.stats.proportion_ci`: the bootstrap's, never narrower than Wilson's, so six
+games all won do not read [1.0, 1.0]); single-mode average scores. Writes results.json, results.md and
+plots.
 
 FastChat's rules (show_result.py): a row with an error in either game is dropped (counted here); a
 tie when either game says tie or the two games disagree (the conservative rule);
@@ -12,28 +14,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench.data import API_ERROR_OUTPUT
 from tunebench.runs.atomic_io import atomic_write_text
+from tunebench.stats import proportion_ci
 
-BOOTSTRAP_ROUNDS = 1000
+SCORE_RANGE = (1.0, 10.0)  # FastChat's single-answer ratings
 SMOKE_BANNER = (
     "> **SMOKE RUN** — the served model answered and judged itself (the tiny model, or a model as small "
     "as SmolLM2-135M). These numbers test the plumbing only; most verdicts are unparseable and count as "
     "errors. They say nothing about quality."
 )
-
-
-def bootstrap_ci(values: list[float], rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> list[float] | None:
-    """95% percentile interval of the mean of `values`, resampled with replacement."""
-    if not values:
-        return None
-    arr = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), size=(rounds, len(arr)))].mean(axis=1)
-    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 
 def _rates(outcomes: list[float], errors: int, consistent: int) -> dict:
@@ -48,7 +39,7 @@ def _rates(outcomes: list[float], errors: int, consistent: int) -> dict:
         "win_rate": round(win / n, 4) if n else None,
         "loss_rate": round(loss / n, 4) if n else None,
         "win_rate_adjusted": round((win + 0.5 * tie) / n, 4) if n else None,
-        "ci95_win_rate_adjusted": bootstrap_ci(outcomes),
+        "ci95_win_rate_adjusted": proportion_ci(outcomes),
         "position_consistency": round(consistent / n, 4) if n else None,
     }
 
@@ -123,7 +114,7 @@ def single_results(rows: list[dict], questions: dict[int, dict]) -> dict:
             "score": round(sum(s) / len(s), 4) if s else None,
             "n": len(s),
             "errors": b["errors"],
-            "ci95_score": bootstrap_ci(s),
+            "ci95_score": proportion_ci(s, low=SCORE_RANGE[0], high=SCORE_RANGE[1]),
         }
         entry = models.setdefault(m, {"by_turn": {}, "by_category": {}})
         if scope == "all":
@@ -156,8 +147,11 @@ def compute_results(
     models: list[str] | None = None,
     smoke: bool = False,
     answer_dir: Path | None = None,
+    changed=None,
 ) -> dict:
-    """FastChat's numbers from the judgment file; with `answer_dir`, length and position beside them."""
+    """FastChat's numbers from the judgment file; with `answer_dir`, length and position beside them.
+    Rows judged on answers that have changed since (`changed(row)`: those models) are left out and
+    counted, never reported as current."""
     pairwise = mode != "single"
     rows = read_jsonl(judgment_path)
     if models:
@@ -165,6 +159,14 @@ def compute_results(
         rows = [r for r in rows if r[key] in models]  # show_result.py filters on model_1 only
     qmap = {q["question_id"]: q for q in questions}
     rows = [r for r in rows if r["question_id"] in qmap]  # e.g. a --first-n run over a fuller file
+    stale_models: set[str] = set()
+    current = []
+    for r in rows:
+        gone = changed(r) if changed is not None else set()
+        stale_models |= gone
+        if not gone:
+            current.append(r)
+    stale_rows, rows = len(rows) - len(current), current
     body = (
         pairwise_results(rows, qmap, baseline if mode == "pairwise-baseline" else None)
         if pairwise
@@ -191,6 +193,8 @@ def compute_results(
         "judgment_file": str(judgment_path),
         "questions": len(questions),
         "judge_usage": _usage(rows, pairwise),
+        "stale_rows": stale_rows,
+        "stale_models": sorted(stale_models),
         **body,
     }
 
@@ -211,19 +215,25 @@ def _length_position_table(res: dict) -> list[str]:
         return []
     out = [
         "",
-        "Beside FastChat's numbers (not in FastChat; 95% bootstrap intervals): answer length in characters, "
+        "Beside FastChat's numbers (not in FastChat; 95% intervals): answer length in characters, "
         "position consistency (share of pairs whose two orders agree) and the length-controlled win rate "
-        "(logistic regression of the outcome on the length difference, read at zero difference).",
+        "(logistic regression of the outcome on the length difference, read at zero difference; no "
+        "value when length alone predicts every outcome, no interval under 100 games).",
         "",
         "| model | mean length | 95% CI | position-consistent | 95% CI | length-controlled win rate | 95% CI |",
         "|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for m, e in rows:
         out.append(
             f"| {m} | {_fmt(e['mean_length_chars'])} | {_ci(e['ci95_mean_length_chars'], 1)} | "
             f"{_fmt(e['position_consistency'])} | {_ci(e['ci95_position_consistency'])} | "
             f"{_fmt(e['length_controlled_win_rate'])} | {_ci(e['ci95_length_controlled_win_rate'])} |"
         )
+        if e.get("length_controlled_note"):
+            notes.append(f"{m}: {e['length_controlled_note']}")
+    if notes:
+        out += ["", "Length-controlled win rate: " + "; ".join(notes) + "."]
     lengths = res.get("mean_length_chars") or {}
     if lengths:
         out += [
@@ -241,6 +251,13 @@ def render_markdown(res: dict, plots: list[str]) -> str:
     if res.get("baseline"):
         out[-1] += f", baseline `{res['baseline']}`"
     out += ["", f"Judgment file: `{res['judgment_file']}` (FastChat format).", ""]
+    if res.get("stale_rows"):
+        out += [
+            f"> **{res['stale_rows']} judgment(s) left out**: made on answers of "
+            f"{', '.join(res['stale_models'])} that have changed since. Run `judge` again to judge the "
+            "current answers.",
+            "",
+        ]
     models = res["models"]
     if res["mode"] == "single":
         out += ["| model | score | 95% CI | turn 1 | turn 2 | errors |", "|---|---|---|---|---|---|"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunebench.chat.openai_compat import Endpoint
+from tunebench.evaluate.conventions import default_model_id
 from tunebench.evaluate.mt_bench import pipeline
-from tunebench.evaluate.mt_bench.answers import default_model_id
 from tunebench.evaluate.mt_bench.config import AnswerConfig, JudgeConfig, QuestionsConfig, RunCommand
 from tunebench.evaluate.mt_bench.matches import MissingDataError
 from tunebench.evaluate.mt_bench.sample import write_sample_questions
@@ -106,7 +106,7 @@ def run_smoke(
 
 
 def cmd_smoke(args) -> None:
-    model = Path(args.model)
+    model = Path(args.model_name_or_path)
     if not (model / "config.json").exists():
         raise MissingDataError(
             f"{model}: no model here. Train it first (`make train` builds the embedded default "
@@ -117,7 +117,7 @@ def cmd_smoke(args) -> None:
             f"{args.baseline}: no baseline model here (the smoke run is offline: a folder). `make train` "
             "builds the embedded tiny base models/tiny-base"
         )
-    out = Path(args.out) if args.out else smoke_out_dir(model)
+    out = Path(args.output_dir) if args.output_dir else smoke_out_dir(model)
     files = run_smoke(
         model,
         args.baseline,
@@ -131,11 +131,13 @@ def cmd_smoke(args) -> None:
     print(f"SMOKE RUN results: {files['md']}")
 
 
-def add_smoke_parser(sub, add_common) -> None:
+def add_smoke_parser(sub, add_common, add_answering) -> None:
+    from tunebench.evaluate.conventions import add_flag, positive_int
+
     p = sub.add_parser("smoke", help="SMOKE RUN on the embedded tiny model (CPU, offline)")
     add_common(p)
-    p.add_argument("--model", default=str(models_root() / "tiny-text-to-sql" / "merged"))
-    p.add_argument("--baseline", default=str(tiny_base_dir()))
-    p.add_argument("--max-new-tokens", type=int, default=48)
-    p.add_argument("--judge-max-tokens", type=int, default=64)
+    add_flag(p, "model_name_or_path", "--model", default=str(models_root() / "tiny-text-to-sql" / "merged"))
+    add_flag(p, "baseline", default=str(tiny_base_dir()))
+    add_flag(p, "max_new_tokens", type=positive_int, default=48)
+    add_flag(p, "judge_max_tokens", type=positive_int, default=64)
     p.set_defaults(func=cmd_smoke)

@@ -75,8 +75,12 @@ def with_suites(examples: list[SqlExample]) -> list[SqlExample]:
 
 
 def load_examples(choice: DatasetChoice, *, run: RunManifest | None = None, seed: int = 0):
-    """(examples, what they are) for the dataset the command line chose, each with its test suite."""
+    """(examples, what they are) for the dataset the command line chose, each with its test suite;
+    no question at all is an error."""
+    _check_choice(choice)
     examples, info = _load(choice, run, seed)
+    if not examples:
+        raise DataFormatError(str(info.get("source", choice.name)), None, None, "no questions to score")
     n = 1 + max((len(ex.db_variants) for ex in examples), default=0)
     info["databases_per_question"] = n
     if n > 1:
@@ -84,6 +88,33 @@ def load_examples(choice: DatasetChoice, *, run: RunManifest | None = None, seed
             f"; each question scored on a test suite of {n} databases (a match on all counts)"
         )
     return examples, info
+
+
+EMBEDDED_SPLITS = ("test", "train")
+
+
+def _check_choice(choice: DatasetChoice) -> None:
+    """Mistakes in the choice itself, before anything is read or built."""
+    if choice.name == "embedded":
+        if choice.split is not None and choice.split not in EMBEDDED_SPLITS:
+            raise DataFormatError(
+                "--split",
+                None,
+                None,
+                f"{choice.split!r} is not a split of the embedded set ({', '.join(EMBEDDED_SPLITS)})",
+            )
+        if choice.data_dir is not None:
+            folder = Path(choice.data_dir).expanduser()
+            if not folder.is_dir():
+                raise DataFormatError(f"--data_dir {choice.data_dir}", None, None, "no such folder")
+            split = choice.split or "test"
+            if not (folder / f"{split}.jsonl").is_file():
+                raise DataFormatError(
+                    f"--data_dir {choice.data_dir}",
+                    None,
+                    None,
+                    f"no {split}.jsonl (an embedded text-to-SQL folder?)",
+                )
 
 
 def _load(choice: DatasetChoice, run: RunManifest | None, seed: int):

@@ -1,109 +1,39 @@
-"""Per-example text-to-SQL metrics: the `strict` execution match, exact match after sqlglot
-normalization, and the original notebooks' raw string match.
+"""Per-example text-to-SQL metrics: the execution decision of one metric on one database, exact match
+after sqlglot normalization, and the original notebooks' raw string match.
 
-`strict` execution match starts from the official Spider comparison (`spider_exec.py`) and reads
-it more strictly (DISTINCT is never removed, so `count(DISTINCT x)` is not `count(*)`):
-- results are multisets of rows; row order counts only when the gold query's outermost SELECT has
-  ORDER BY (Spider tests `'order by' in gold.lower()`, which also fires on an ORDER BY inside a
-  subquery; we look at the parsed query and fall back to Spider's test when it does not parse);
-- column names never count, and the predicted columns may come in another order: one permutation
-  applied to every row must make the results equal (Spider's rule). When two columns hold the
-  same values the choice does not change the rows, so the rule is never ambiguous in effect;
-- floats: values are compared after rounding to 10 significant digits, and a float with an
-  integral value equals that integer (AVG vs SUM/COUNT noise in the last bits is not an error;
-  Spider compares with Python's `==`, which already makes 3 == 3.0);
-- NULL equals NULL (Python `None == None`, as in Spider); text is case-sensitive, as in SQLite;
-- any execution error or timeout of the prediction scores 0; a prediction that hit the row cap
-  while the gold did not scores 0 (it returned more rows).
+Whether two results are the same answer is decided in one place, `tunebench.sql.compare` (the official
+Spider comparison, with each metric's order rule and value rule: `compare.SPIDER`, `compare.STRICT`).
+Around it, per metric and database: a gold that fails is no question (`gold_error`); a prediction that
+errs or times out scores 0; results are compared whole (`--max-rows` is off by default; with a cap,
+a prediction capped where the gold was not returned more rows, and both capped is `undecided`).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
-from collections.abc import Sequence
-
 from sqlglot import exp
 
-from tunebench.sql.parse import PARSE_ERRORS, orders_rows, parse_sql
+from tunebench.sql.compare import Rules, results_equal
+from tunebench.sql.parse import PARSE_ERRORS, parse_sql
 
-MAX_PERMUTATIONS = 5000  # column permutations tried before giving up (wide results, many equal columns)
-
-
-def canonical_value(value):
-    if isinstance(value, float):
-        if value != value:  # NaN: SQLite returns NULL for it, keep it comparable anyway
-            return "NaN"
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-        return float(f"{value:.10g}")
-    return value
+OUTCOMES = ("match", "mismatch", "pred_error", "pred_timeout", "pred_truncated", "gold_error", "undecided")
+UNSCORED = ("gold_error", "undecided")  # outcomes left out of accuracy (counted and reported)
 
 
-def canonical_rows(rows: Sequence[Sequence]) -> list[tuple]:
-    return [tuple(canonical_value(v) for v in row) for row in rows]
-
-
-def _unordered_row(row: tuple) -> tuple:
-    # Spider's quick rejection: a row as a sorted bag of values, comparable across types.
-    return tuple(sorted(row, key=lambda v: f"{v}{type(v)}"))
-
-
-def _column_candidates(gold: list[tuple], pred: list[tuple], width: int) -> list[list[int]]:
-    """For each gold column, the predicted columns holding the same multiset of values.
-
-    Spider samples 20 rows to prune permutations; comparing whole columns is deterministic and
-    prunes at least as much (a valid permutation must map each column onto an equal column).
-    """
-    gold_cols = [Counter(r[i] for r in gold) for i in range(width)]
-    pred_cols = [Counter(r[j] for r in pred) for j in range(width)]
-    return [[j for j in range(width) if pred_cols[j] == gold_cols[i]] for i in range(width)]
-
-
-def results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], order_matters: bool) -> bool:
-    gold, pred = canonical_rows(gold_rows), canonical_rows(pred_rows)
-    if not gold and not pred:
-        return True
-    if len(gold) != len(pred):
-        return False
-    width = len(gold[0])
-    if any(len(r) != width for r in pred):
-        return False
-    g_bags, p_bags = [_unordered_row(r) for r in gold], [_unordered_row(r) for r in pred]
-    if (g_bags != p_bags) if order_matters else (Counter(g_bags) != Counter(p_bags)):
-        return False
-    gold_counter = Counter(gold)
-    candidates = _column_candidates(gold, pred, width)
-    for n, perm in enumerate(itertools.product(*candidates)):
-        if n >= MAX_PERMUTATIONS:
-            break
-        if len(set(perm)) != width:
-            continue
-        permuted = [tuple(r[j] for j in perm) for r in pred]
-        if permuted == gold if order_matters else Counter(permuted) == gold_counter:
-            return True
-    return False
-
-
-def order_matters(gold_sql: str) -> bool:
-    """Whether the gold result's row order is part of the answer: ORDER BY on the outermost query."""
-    return orders_rows(gold_sql)
-
-
-def score_execution(gold: dict, pred: dict, ordered: bool, compare=results_match) -> tuple[bool, str]:
-    """(match, outcome) from two `SqlResult.to_json()` dicts, the rows judged by `compare`.
-
-    outcome: match | mismatch | pred_error | pred_timeout | pred_truncated | gold_error.
-    """
+def score_execution(gold: dict, pred: dict, ordered: bool, rules: Rules) -> tuple[bool, str]:
+    """(match, outcome) from two `SqlResult.to_json()` dicts, the rows compared under `rules`."""
     if gold.get("error"):
         return False, "gold_error"
     if pred.get("timed_out"):
         return False, "pred_timeout"
     if pred.get("error"):
         return False, "pred_error"
-    if pred.get("truncated") and not gold.get("truncated"):
+    if pred.get("truncated") and gold.get("truncated"):
+        return False, "undecided"  # both stopped at the row cap: the rest of the rows are unknown
+    if pred.get("truncated"):
         return False, "pred_truncated"
-    ok = compare(gold["rows"], pred["rows"], ordered)
+    if gold.get("truncated"):
+        return False, "mismatch"  # the prediction ended before the gold's cap: fewer rows
+    ok = results_equal(gold["rows"], pred["rows"], ordered, float_digits=rules.float_digits)
     return ok, "match" if ok else "mismatch"
 
 

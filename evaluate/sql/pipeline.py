@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tunebench.chat import ModelSpec
-from tunebench.data.formats import DataFormatError
+from tunebench.evaluate.conventions import check_output_dir, output_dir_for
 from tunebench.evaluate.sql.config import EvalConfig
 from tunebench.evaluate.sql.data import SqlExample
 from tunebench.evaluate.sql.generate import describe_model, is_base_of, model_key, open_model, run_of
@@ -20,7 +20,6 @@ from tunebench.evaluate.sql.predictions import METRICS_VERSION, Scorer, check_me
 from tunebench.evaluate.sql.report import plot_by_group, render_report
 from tunebench.evaluate.sql.summary import paired_difference, summarize
 from tunebench.runs.atomic_io import atomic_write_json, atomic_write_text
-from tunebench.runs.paths import RunPaths
 from tunebench.sql.sandbox import SqlSandbox
 
 
@@ -38,14 +37,8 @@ class Evaluation:
 
 
 def output_dir(config: EvalConfig) -> Path:
-    if config.out is not None:
-        return Path(config.out)
-    run = RunPaths.from_model_dir(config.model)
-    if run is None:
-        raise DataFormatError(
-            config.model, None, None, "not inside a tunebench run (models/<run>/merged): pass --out DIR"
-        )
-    return run.eval_sql
+    """`config.out`, else the evaluators' default folder (`tunebench.evaluate.conventions`)."""
+    return check_output_dir(output_dir_for(config.out, config.model, "sql"))
 
 
 def plan_jobs(config: EvalConfig, out: Path) -> list[ModelJob]:
@@ -68,7 +61,8 @@ def score_model(
         "execution": asdict(config.execution),
         "metrics_version": METRICS_VERSION,
     }
-    check_meta(job.folder, {"signature": signature, "label": job.label}, config.fresh)
+    for line in check_meta(job.folder, {"signature": signature, "label": job.label}, config.fresh):
+        print(f"[{job.label}] {line}")
     model = open_model(job.spec, config)
     try:
         records = predict_and_score(
@@ -89,8 +83,8 @@ def write_outputs(out: Path, meta: dict, summaries: dict, models: dict, records_
         ).name,
     ]
     summary = {**meta, "models": {lb: {**models[lb], **summaries[lb]} for lb in summaries}}
-    if len(summaries) == 2:
-        a, b = (summaries[lb]["exec_accuracy"] or 0.0 for lb in summaries)
+    if len(summaries) == 2 and all(s["exec_accuracy"] is not None for s in summaries.values()):
+        a, b = (summaries[lb]["exec_accuracy"] for lb in summaries)
         summary["exec_accuracy_delta_points"] = round(100 * (b - a), 2)
         first, second = summaries
         summary["paired"] = {"first": first, "second": second, **paired_difference(*records_by.values())}
@@ -104,10 +98,8 @@ def write_outputs(out: Path, meta: dict, summaries: dict, models: dict, records_
 def run_evaluation(config: EvalConfig) -> Evaluation:
     for spec in filter(None, (config.model, config.baseline)):
         ModelSpec.parse(spec)  # a mistyped folder fails here, before any work
-    examples, dataset = load_examples(config.dataset, run=run_of(config.model), seed=config.seed)
-    if not examples:
-        raise DataFormatError(str(dataset.get("source", config.dataset.name)), None, None, "no examples")
     out = output_dir(config)
+    examples, dataset = load_examples(config.dataset, run=run_of(config.model), seed=config.seed)
     dataset_key = {k: v for k, v in dataset.items() if k != "description"}
     summaries, models, records_by = {}, {}, {}
     with SqlSandbox() as sandbox:
@@ -123,10 +115,15 @@ def run_evaluation(config: EvalConfig) -> Evaluation:
     return Evaluation(out, write_outputs(out, meta, summaries, models, records_by))
 
 
+def _accuracy(s: dict) -> str:
+    """A model's headline figure; a model with no question it could be scored on has none."""
+    if s["exec_accuracy"] is None:
+        return f"n/a (no question could be scored: {s['gold_errors']} gold errors, {s.get('undecided', 0)} undecided)"
+    return f"{100 * s['exec_accuracy']:.1f}%"
+
+
 def headline(summary: dict) -> str:
-    parts = [
-        f"{lb} {100 * (s['exec_accuracy'] or 0):.1f}% ({s['path']})" for lb, s in summary["models"].items()
-    ]
+    parts = [f"{lb} {_accuracy(s)} ({s['path']})" for lb, s in summary["models"].items()]
     line = "execution accuracy: " + " | ".join(parts)
     if "exec_accuracy_delta_points" in summary:
         line += f" | {summary['exec_accuracy_delta_points']:+.1f} points"

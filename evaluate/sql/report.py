@@ -128,7 +128,7 @@ def _headline(summaries: dict[str, dict], paired: dict | None = None) -> list[st
     lines = [
         "## Headline",
         "",
-        "| model | execution accuracy (`spider`) | 95% CI | `strict` | `spider`, one database | "
+        "| model | execution accuracy (`spider`, test suite) | 95% CI | `strict` | `spider`, one database | "
         "exact match (normalized) | raw string match (the original notebooks' metric) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -146,9 +146,11 @@ def _headline(summaries: dict[str, dict], paired: dict | None = None) -> list[st
     lines += [
         "",
         f"Each question is scored on a test suite of {summaries[labels[0]]['databases_per_question']} "
-        "database(s): a prediction counts only if it matches on every one (`one database`: on the "
-        "question's own database only). 95% CI: percentile bootstrap over the questions (2,000 "
-        "resamples, seeded).",
+        "database(s): a prediction counts only if it matches on every one. The headline is the official "
+        "Spider decision's rules applied on that suite, which is stricter than the official script on "
+        "the question's own database alone; that single-database official decision is the `one database` "
+        "column. 95% CI: percentile bootstrap over the questions (2,000 resamples, seeded), never "
+        "narrower than Wilson's score interval.",
         "",
         "## Why predictions miss",
         "",
@@ -169,6 +171,12 @@ def _gold_notes(summaries: dict[str, dict]) -> list[str]:
         if first["gold_errors"]
         else "- Every gold query executed."
     )
+    if first.get("undecided"):
+        lines.append(
+            f"- {first['undecided']} undecided: gold and prediction both reached `--max_rows`, so their "
+            "results could not be compared whole (left out of execution accuracy; without `--max_rows` "
+            "whole results are compared)."
+        )
     if first["gold_empty_all"]:
         lines.append(
             f"- **{first['gold_empty_all']} gold queries return an empty result on every database of their "
@@ -184,13 +192,16 @@ def _gold_notes(summaries: dict[str, dict]) -> list[str]:
 HOW_MEASURED = [
     "## How it is measured",
     "",
-    "- **Execution accuracy, `spider`** (the headline; the decision published Spider numbers use, "
-    "`eval_exec_match` of test-suite-sql-eval with keep_distinct off): both queries post-processed (`> =` "
+    "- **Execution accuracy, `spider`** (the headline: the rules of the decision published Spider numbers "
+    "use, `eval_exec_match` of test-suite-sql-eval with keep_distinct and plug_value off, applied on "
+    "tunebench's test suite of databases; `one database` is that decision on the question's own "
+    "database, what the official script gives with Spider's one database): both queries post-processed (`> =` "
     "becomes `>=`), the keyword DISTINCT removed from both, only the first statement read; gold and "
     "prediction run read-only on the populated database (time and size limits, in a sandbox process); "
     "results compared as multisets of rows, in order when the gold's text contains `order by` anywhere; "
     "column names ignored, one column permutation for all rows; values compared exactly (3 = 3.0, NULL = "
-    "NULL). Any execution error or timeout of the prediction scores 0.",
+    "NULL); whole results, text with bytes that are not UTF-8 read with them dropped, as the official "
+    "script reads it. Any execution error or timeout of the prediction scores 0.",
     "- **Test suite**: each question runs on its own database and on variants of it (sql-create-context: "
     "rows violating each condition one at a time, values planted around every literal and HAVING count; "
     "populated databases: a row subset and a copy with values planted around the gold's literals); a "

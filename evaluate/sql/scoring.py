@@ -11,13 +11,8 @@ from __future__ import annotations
 
 from tunebench.evaluate.sql import spider_exec
 from tunebench.evaluate.sql.data import SqlExample
-from tunebench.evaluate.sql.metrics import (
-    exact_match,
-    order_matters,
-    raw_match,
-    results_match,
-    score_execution,
-)
+from tunebench.evaluate.sql.metrics import exact_match, raw_match, score_execution
+from tunebench.sql.compare import SPIDER, STRICT, order_matters
 from tunebench.sql.execute import SqlResult
 from tunebench.sql.extract import extract_sql
 from tunebench.sql.sandbox import SqlSandbox
@@ -26,6 +21,7 @@ from tunebench.sql.schema import column_names
 HEADLINE_METRIC = "spider"
 METRICS = ("spider", "strict")
 STORED_ROWS = 20  # rows of each result kept in predictions.jsonl (scores use all of them)
+CACHED_GOLD_ROWS = 10_000  # gold results up to this size are kept for the next metric, model or run
 
 
 def _jsonable(value):
@@ -43,7 +39,7 @@ class Scorer:
     """Runs gold and predicted SQL in one sandbox; results are cached by (database, SQL), so both
     metrics and both models share the gold's runs."""
 
-    def __init__(self, sandbox: SqlSandbox, *, timeout_s: float, max_rows: int):
+    def __init__(self, sandbox: SqlSandbox, *, timeout_s: float, max_rows: int | None = None):
         self.sandbox, self.timeout_s, self.max_rows = sandbox, timeout_s, max_rows
         self._gold: dict[tuple[str, str], SqlResult] = {}
         self._columns: dict[str, set[str] | None] = {}
@@ -55,14 +51,17 @@ class Scorer:
 
     def run_gold(self, db_path: str, sql: str) -> SqlResult:
         key = (db_path, sql)
-        if key not in self._gold:
-            self._gold[key] = self.run(db_path, sql)
-        return self._gold[key]
+        if key in self._gold:
+            return self._gold[key]
+        result = self.run(db_path, sql)
+        if len(result.rows) <= CACHED_GOLD_ROWS:
+            self._gold[key] = result
+        return result
 
     def _decide_one(self, db_path: str, gold_sql: str, pred_sql: str) -> dict:
         gold = self.run_gold(db_path, gold_sql)
         pred = self.run(db_path, pred_sql)
-        strict = score_execution(gold.to_json(), pred.to_json(), order_matters(gold_sql), results_match)
+        strict = score_execution(gold.to_json(), pred.to_json(), order_matters(gold_sql, STRICT), STRICT)
         spider_gold_sql = spider_exec.prepare(gold_sql)
         spider_pred_sql = spider_exec.prepare(pred_sql)
         spider_gold = self.run_gold(db_path, spider_exec.runnable(spider_gold_sql))
@@ -71,8 +70,8 @@ class Scorer:
         spider = score_execution(
             spider_gold.to_json(),
             spider_pred.to_json(),
-            spider_exec.order_matters(spider_gold_sql),
-            spider_exec.results_equal,
+            order_matters(spider_gold_sql, SPIDER),
+            SPIDER,
         )
         return {"spider": spider, "strict": strict, "gold": gold, "pred": pred}
 
@@ -99,8 +98,10 @@ class Scorer:
             "gold_empty_all": all(g.ok and not g.rows for g in golds),
         }
 
-    def score(self, ex: SqlExample, raw_output: str) -> dict:
-        prediction = extract_sql(raw_output)
+    def score(self, ex: SqlExample, raw_output: str, *, extract: bool = True) -> dict:
+        """One example's record. A model's answer has its SQL extracted (fences, trailing text); SQL
+        made elsewhere (`extract=False`) is run as written, as the official evaluation runs it."""
+        prediction = extract_sql(raw_output) if extract else raw_output.strip()
         decided = self.decide(ex.databases, ex.query, prediction)
         gold, pred = decided["gold"], decided["pred"]
         if ex.schema not in self._columns:
@@ -116,7 +117,7 @@ class Scorer:
             "difficulty": ex.difficulty,
             "template": ex.template,
             "seen_combo": ex.seen_combo,
-            "order_matters": order_matters(ex.query),
+            "order_matters": order_matters(ex.query, STRICT),
             "exec_match": match,  # the headline metric's decision
             "exec_outcome": outcome,
             "metrics": {m: {"match": decided[m][0], "outcome": decided[m][1]} for m in METRICS},

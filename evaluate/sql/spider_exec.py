@@ -9,23 +9,18 @@ tests/evaluate/sql/spider_bank.py:
    becomes `count( city)`, a gold's `SELECT DISTINCT` returns its duplicates);
 3. `YEAR(CURDATE())` becomes `2020` before a query runs;
 4. row order counts when the text `order by` occurs anywhere in the (processed) gold, lower-cased,
-   even inside a subquery;
-5. results are equal when both are empty, or when they have as many rows, the first rows as many
-   columns, and one permutation of the predicted columns makes the rows equal: as lists when order
-   counts, else as multisets. Values compare with Python's `==` (3 == 3.0; floats exactly; NULL ==
-   NULL; text case-sensitive);
-6. a prediction that fails to run scores 0.
+   even inside a subquery (`tunebench.sql.compare.order_matters` with `compare.SPIDER`);
+5. results are compared whole by `tunebench.sql.compare.results_equal`, the official `result_eq`:
+   Python's `==` on values, one column permutation, multisets unless order counts;
+6. a prediction that fails to run scores 0; text that is not UTF-8 is read with its bad bytes dropped.
 
-The `strict` metric (metrics.py) keeps DISTINCT, looks only at the outermost ORDER BY and rounds
-floats to 10 significant digits.
+The `strict` metric keeps DISTINCT, runs the queries as written, looks only at the outermost ORDER BY
+and rounds floats to 10 significant digits (`compare.STRICT`).
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections import Counter
-from collections.abc import Sequence
 
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import SqlglotError
@@ -33,7 +28,6 @@ from sqlglot.tokens import TokenType
 
 _CURRENT_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
 _DISTINCT_WORD = re.compile(r"\bdistinct\b", re.IGNORECASE)
-MAX_PERMUTATIONS = 100_000  # column permutations tried at most (a guard; real results need few)
 
 
 def postprocess(sql: str) -> str:
@@ -71,43 +65,3 @@ def prepare(sql: str) -> str:
 
 def runnable(prepared_sql: str) -> str:
     return replace_current_year(prepared_sql)
-
-
-def order_matters(prepared_gold: str) -> bool:
-    return "order by" in prepared_gold.lower()
-
-
-def _bag_of_values(row: Sequence) -> tuple:
-    return tuple(sorted(row, key=lambda v: str(v) + str(type(v))))
-
-
-def _column_choices(gold: list[tuple], pred: list[tuple], width: int) -> list[list[int]]:
-    """For each gold column, the predicted columns whose every value occurs in that gold column
-    (a permutation outside these cannot make the results equal)."""
-    gold_values = [{row[i] for row in gold} for i in range(width)]
-    return [[j for j in range(width) if all(row[j] in gold_values[i] for row in pred)] for i in range(width)]
-
-
-def results_equal(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], ordered: bool) -> bool:
-    gold, pred = [tuple(r) for r in gold_rows], [tuple(r) for r in pred_rows]
-    if not gold and not pred:
-        return True
-    if len(gold) != len(pred):
-        return False
-    width = len(gold[0])
-    if len(pred[0]) != width:  # the official test looks at the first rows only
-        return False
-    gold_bags, pred_bags = [_bag_of_values(r) for r in gold], [_bag_of_values(r) for r in pred]
-    if (gold_bags != pred_bags) if ordered else (set(gold_bags) != set(pred_bags)):
-        return False
-    gold_count = Counter(gold)
-    choices = _column_choices(gold, pred, width)
-    for n, perm in enumerate(itertools.product(*choices)):
-        if n >= MAX_PERMUTATIONS:
-            break
-        if len(set(perm)) != width:
-            continue
-        permuted = [tuple(row[j] for j in perm) for row in pred]
-        if permuted == gold if ordered else Counter(permuted) == gold_count:
-            return True
-    return False

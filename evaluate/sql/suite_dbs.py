@@ -40,7 +40,7 @@ from tunebench.sql.schema import SchemaError, TableDef, parse_schema
 
 SUITE_SIZE = 3  # databases per question: the original and two variants
 KEEP_PERCENT = 65  # populated databases: the share of rows a variant keeps
-SUITE_VERSION = 1
+SUITE_VERSION = 2  # 2: extremes by column type, near-miss strings, rows violating one predicate
 
 
 def _having_counts(gold: str) -> list[tuple[type, int, exp.Column]]:
@@ -97,11 +97,22 @@ def _plant_groups(tables: list[TableDef], facts: Facts, gold: str, data: dict[st
             data[table.name] = planted + rest
 
 
+BIG_NUMBER = 999_999_999
+LOW_TEXT, HIGH_TEXT = "", "~~~~~~"  # nothing sorts below '' among texts, little above '~' (ASCII)
+
+
 def _extreme(value, low: bool):
-    """A value that sorts below (or above) anything the fill makes: MIN/MAX/SUM then see the distractor."""
+    """A value of `value`'s own type that sorts below (or above) anything a fill or a real table holds:
+    MIN/MAX/SUM over a missed condition then change. Numbers and text never stand in for each other
+    (SQLite sorts every number below every text, so a text 'extreme' in a number column changes no
+    MIN and no SUM). The high number is twice as far out as the low one, so a low and a high row
+    planted together do not cancel in a SUM."""
     if isinstance(value, str):
-        return "Aaaa" if low else "Zzzz"
-    return -99999 if low else 99999
+        return LOW_TEXT if low else HIGH_TEXT
+    if isinstance(value, bytes):
+        return value
+    number = -BIG_NUMBER if low else 2 * BIG_NUMBER
+    return float(number) if isinstance(value, float) else number
 
 
 def _distractors(tables: list[TableDef], facts: Facts, data: dict[str, list[tuple]]) -> None:
@@ -146,6 +157,13 @@ def synth_suite(cache_dir: str | Path, schema_sql: str, gold: str, *, seed: int)
     ]
 
 
+def _drop_triggers(con: sqlite3.Connection) -> None:
+    """A copied database's triggers go before its rows are changed: a trigger is untrusted SQL, and
+    only the sandbox runs what tunebench did not write."""
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        con.execute(f"DROP TRIGGER {exp.to_identifier(name, quoted=True).sql(dialect='sqlite')}")
+
+
 def populated_variant(db_path: str | Path, cache_dir: str | Path, variant: int) -> Path:
     """A copy of a populated database keeping a pseudo-random share of each table's rows."""
     db_path = Path(db_path)
@@ -157,6 +175,7 @@ def populated_variant(db_path: str | Path, cache_dir: str | Path, variant: int) 
         shutil.copyfile(db_path, tmp)
         con = sqlite3.connect(tmp)
         try:
+            _drop_triggers(con)
             tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             for table in tables:
                 if table.startswith("sqlite_"):
@@ -193,6 +212,7 @@ def planted_variant(db_path: str | Path, gold: str, cache_dir: str | Path) -> Pa
         shutil.copyfile(db_path, tmp)
         con = sqlite3.connect(tmp)
         try:
+            _drop_triggers(con)
             for table in tables:
                 _plant_rows(con, table, facts)
             con.commit()
@@ -201,10 +221,27 @@ def planted_variant(db_path: str | Path, gold: str, cache_dir: str | Path) -> Pa
     return path
 
 
+def _column_samples(con: sqlite3.Connection, quoted: str, keys: list[str]) -> dict[str, object]:
+    """A typical stored value of each column (the most common type's first value): what its extremes
+    are made of. Columns holding only NULL get an integer."""
+    out = {}
+    for c in keys:
+        col = exp.to_identifier(c, quoted=True).sql(dialect="sqlite")
+        row = con.execute(
+            f"SELECT {col} FROM {quoted} WHERE {col} IS NOT NULL GROUP BY typeof({col}) "
+            "ORDER BY COUNT(*) DESC LIMIT 1"
+        ).fetchone()
+        out[c] = row[0] if row else 0
+    return out
+
+
 def _plant_rows(con: sqlite3.Connection, table: TableDef, facts: Facts) -> None:
+    """For each predicate value of the gold on this table: one row inside every predicate, and two rows
+    that violate exactly this one, their free columns (no predicate, no join) at either extreme."""
     quoted = exp.to_identifier(table.name, quoted=True).sql(dialect="sqlite")
     keys = [c.lower() for c in table.column_names]
-    planted = [(c, pair) for c in keys for pair in facts.values.get((table.name.lower(), c), [])]
+    own = {c: facts.values[(table.name.lower(), c)] for c in keys if (table.name.lower(), c) in facts.values}
+    planted = [(c, pair) for c in keys for pair in own.get(c, [])]
     if not planted:
         return
     try:
@@ -212,16 +249,17 @@ def _plant_rows(con: sqlite3.Connection, table: TableDef, facts: Facts) -> None:
             r[0]
             for r in con.execute(f"SELECT rowid FROM {quoted} ORDER BY rowid LIMIT ?", (3 * len(planted),))
         ]
-    except sqlite3.DatabaseError:  # WITHOUT ROWID
+        samples = _column_samples(con, quoted, keys)
+    except sqlite3.DatabaseError:  # WITHOUT ROWID, or a column sqlglot names otherwise
         return
-    free = [c for c in keys if (table.name.lower(), c) not in facts.values]
+    joined = {member for group in facts.joins for member in group}
+    free = [c for c in keys if c not in own and (table.name.lower(), c) not in joined]
+    inside_all = {c: pairs[0][0] for c, pairs in own.items()}
     for n, (col, (inside, outside)) in enumerate(planted):
-        chosen = rowids[3 * n : 3 * n + 3]
-        for k, rowid in enumerate(chosen):
-            value = inside if k == 0 else outside
-            sets = {col: value}
+        for k, rowid in enumerate(rowids[3 * n : 3 * n + 3]):
+            sets = {**inside_all, col: inside if k == 0 else outside}
             if k:  # the two rows outside the condition: their free columns at the extremes
-                sets |= {c: _extreme(value if isinstance(value, str) else 0, low=k == 1) for c in free}
+                sets |= {c: _extreme(samples[c], low=k == 1) for c in free}
             assignments = ", ".join(
                 f"{exp.to_identifier(c, quoted=True).sql(dialect='sqlite')} = ?" for c in sets
             )

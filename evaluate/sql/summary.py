@@ -1,16 +1,19 @@
 """score → summary: accuracies (with a 95% bootstrap interval), breakdowns and an error taxonomy.
 
-Execution accuracy counts only examples whose gold query runs. The headline is the `spider` metric
-(the official decision); `strict` is reported beside it.
+Execution accuracy counts only examples whose gold query runs and whose results could be compared
+whole (`undecided`: both capped by `--max-rows`; counted and reported). The headline is the `spider`
+metric (the official decision on tunebench's test suite of databases); `strict` is reported beside it.
+Intervals come from `tunebench.stats` (2,000 resamples of the questions, seeded).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from tunebench.evaluate.sql.metrics import UNSCORED
 from tunebench.sql.parse import parse_sql
+from tunebench.stats import paired_bootstrap_ci, proportion_ci
 
-BOOTSTRAP_RESAMPLES = 2000
 # Why a prediction scored 0, in the order a reader asks: is it SQL? does it name real things? does it
 # run? in time? does it return the right rows?
 ERROR_CLASSES = ("does not parse", "unknown table or column", "runtime error", "timeout", "wrong result")
@@ -20,26 +23,10 @@ def _rate(hits: int, n: int) -> float | None:
     return round(hits / n, 4) if n else None
 
 
-def bootstrap_ci(
-    hits: list[bool] | list[int], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
-) -> list[float] | None:
-    """The 95% percentile-bootstrap interval of the mean of `hits` (resampled questions, seeded); per-question
-    differences (-1, 0, 1) give the paired interval of a difference."""
-    import numpy as np
-
-    if not hits:
-        return None
-    values = np.asarray(hits, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return [round(float(low), 4), round(float(high), 4)]
-
-
 def error_class(record: dict) -> str | None:
     """The taxonomy class of a miss (None for a match or a gold that does not run)."""
     outcome = record["exec_outcome"]
-    if outcome in ("match", "gold_error"):
+    if outcome == "match" or outcome in UNSCORED:
         return None
     if outcome == "pred_timeout":
         return "timeout"
@@ -72,7 +59,7 @@ def _group(records: list[dict], key) -> dict[str, dict]:
 
 def summarize(records: list[dict]) -> dict:
     """Overall and per-group scores of one model's records."""
-    scored = [r for r in records if r["exec_outcome"] != "gold_error"]
+    scored = [r for r in records if r["exec_outcome"] not in UNSCORED]
     nonempty = [r for r in scored if not r.get("gold_empty_all", r["gold_empty"])]
     outcomes = Counter(r["exec_outcome"] for r in records)
     errors = Counter(error_class(r) for r in scored)
@@ -81,7 +68,7 @@ def summarize(records: list[dict]) -> dict:
         "n_scored": len(scored),
         "metric": "spider",
         "exec_accuracy": _rate(sum(r["exec_match"] for r in scored), len(scored)),
-        "exec_accuracy_ci95": bootstrap_ci([r["exec_match"] for r in scored]),
+        "exec_accuracy_ci95": proportion_ci([float(r["exec_match"]) for r in scored]),
         "strict_accuracy": _rate(sum(r["metrics"]["strict"]["match"] for r in scored), len(scored)),
         "single_db_accuracy": _rate(
             sum(r.get("single_db_match", {}).get("spider", r["exec_match"]) for r in scored), len(scored)
@@ -91,6 +78,7 @@ def summarize(records: list[dict]) -> dict:
         "raw_match": _rate(sum(r["raw_match"] for r in records), len(records)),
         "exec_accuracy_nonempty_gold": _rate(sum(r["exec_match"] for r in nonempty), len(nonempty)),
         "gold_errors": outcomes.get("gold_error", 0),
+        "undecided": outcomes.get("undecided", 0),
         "gold_empty": sum(r["gold_empty"] for r in records),
         "gold_empty_all": sum(r.get("gold_empty_all", r["gold_empty"]) for r in records),
         "outcomes": dict(sorted(outcomes.items())),
@@ -110,11 +98,11 @@ def paired_difference(first: list[dict], second: list[dict]) -> dict:
     """`second` minus `first` on the questions both scored: the accuracy difference with a paired 95%
     bootstrap interval (the same questions resampled for both models, so their shared difficulty
     cancels), and how many questions only one of them gets right."""
-    a = {r["id"]: bool(r["exec_match"]) for r in first if r["exec_outcome"] != "gold_error"}
-    b = {r["id"]: bool(r["exec_match"]) for r in second if r["exec_outcome"] != "gold_error"}
+    a = {r["id"]: bool(r["exec_match"]) for r in first if r["exec_outcome"] not in UNSCORED}
+    b = {r["id"]: bool(r["exec_match"]) for r in second if r["exec_outcome"] not in UNSCORED}
     ids = [i for i in a if i in b]
     diffs = [int(b[i]) - int(a[i]) for i in ids]
-    ci = bootstrap_ci(diffs)
+    ci = paired_bootstrap_ci([float(a[i]) for i in ids], [float(b[i]) for i in ids])
     return {
         "n": len(ids),
         "delta": round(sum(diffs) / len(ids), 4) if ids else None,

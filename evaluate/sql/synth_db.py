@@ -27,7 +27,7 @@ from tunebench.runs.atomic_io import atomic_path
 from tunebench.sql.parse import parse_sql
 from tunebench.sql.schema import SchemaError, TableDef, parse_schema
 
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2  # 2: case and extension near-misses of string literals
 ROWS_PER_TABLE = 20
 NULL_SHARE = 0.05
 WORDS = [
@@ -99,6 +99,20 @@ def other_word(value) -> str:
     """A word other than `value`, the same in every process (unlike hash())."""
     i = zlib.crc32(str(value).encode()) % len(WORDS)
     return WORDS[i] if WORDS[i] != value else WORDS[(i + 1) % len(WORDS)]
+
+
+def near_misses(value) -> list:
+    """Values a string literal's `=` rejects but a looser reading takes: another case (`LIKE`, `COLLATE
+    NOCASE`) and an extension (`LIKE 'v%'`). Nothing for a value without letters or not text."""
+    if not isinstance(value, str):
+        return []
+    out = []
+    letters = [i for i, ch in enumerate(value) if ch.isascii() and ch.isalpha()]
+    if letters:
+        i = letters[0]
+        out.append(value[:i] + value[i].swapcase() + value[i + 1 :])
+    out.append(value + "2")
+    return out
 
 
 def _like_example(pattern: str) -> str:
@@ -184,9 +198,11 @@ class Facts:
                 self._add(col, type(node), values)
 
     def _add(self, col: exp.Column, op: type, values: list) -> None:
-        pair = _satisfying_and_violating(op, values)
+        pairs = [_satisfying_and_violating(op, values)]
+        if op in (exp.EQ, exp.In):  # a looser reading of `=` must show too
+            pairs += [(values[0], miss) for miss in near_misses(values[0]) if miss not in values]
         for owner in self.owners_of(col):
-            self.values.setdefault(owner, []).append(pair)
+            self.values.setdefault(owner, []).extend(pairs)
 
 
 def _random_value(kind: str, rng: random.Random, like=None):
@@ -261,6 +277,15 @@ def synth_db_path(cache_dir: str | Path, schema_sql: str, gold: str, seed: int) 
     return Path(cache_dir) / f"{digest}.sqlite"
 
 
+def plain_create(table: TableDef) -> str:
+    """CREATE TABLE with the columns' names and declared types only: a dataset's CHECK, DEFAULT or
+    generated-column expressions are untrusted SQL and never run in this process (only the sandbox
+    runs what tunebench did not write)."""
+    ident = lambda name: exp.to_identifier(name, quoted=True).sql(dialect="sqlite")  # noqa: E731
+    columns = ", ".join(f"{ident(c)} {t}".strip() for c, t in table.columns)
+    return f"CREATE TABLE {ident(table.name)} ({columns})"
+
+
 def write_db(path: Path, tables: list[TableDef], data: dict[str, list[tuple]]) -> Path:
     """`data` into a new SQLite file at `path`, whole or not at all; SchemaError when SQLite refuses."""
     try:
@@ -268,8 +293,7 @@ def write_db(path: Path, tables: list[TableDef], data: dict[str, list[tuple]]) -
             con = sqlite3.connect(tmp)
             try:
                 for t in tables:
-                    # The statement is sqlglot's regeneration of a parsed CREATE TABLE: nothing else runs.
-                    con.execute(t.create_sql)
+                    con.execute(plain_create(t))
                     marks = ", ".join("?" * len(t.columns))
                     quoted = exp.to_identifier(t.name, quoted=True).sql(dialect="sqlite")
                     con.executemany(f"INSERT OR IGNORE INTO {quoted} VALUES ({marks})", data[t.name])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunebench.sql.parse import orders_rows, parse_sql
+from tunebench.sql.parse import parse_sql
 from tunebench.sql.schema import SchemaError, parse_schema
 
 DEEP = "SELECT " + "(" * 300 + "1" + ")" * 300
@@ -17,12 +17,6 @@ def test_deep_nesting_is_unparseable_not_a_crash():
         parse_sql("SELECT a FROM t WHERE " + " AND ".join(["x = 1"] * 2000)) is not None
     )  # long, flat: fine
     assert parse_sql("SELECT (((1)))").sql() == "SELECT (((1)))"
-
-
-def test_orders_rows_reads_the_outermost_query():
-    assert orders_rows("SELECT a FROM t ORDER BY a")
-    assert not orders_rows("SELECT a FROM (SELECT a FROM t ORDER BY a)")
-    assert orders_rows(DEEP + " order by 1")  # unparseable: the text decides
 
 
 def test_a_pasted_schema_nested_too_deeply_is_a_schema_error():

@@ -279,7 +279,7 @@ def test_docker_targets_print_their_compose_commands():
     assert build.endswith("--profile train --profile eval build app demo-model eval")
     mt_bench = only(make_dry("docker-eval-mt-bench", "MODEL=models/x/merged"), "compose")
     assert mt_bench.endswith(
-        " run --rm eval python -m tunebench.evaluate.mt_bench run --model models/x/merged"
+        " run --rm eval python -m tunebench.evaluate.mt_bench run --model_name_or_path models/x/merged"
     )
 
 

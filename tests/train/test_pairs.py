@@ -24,9 +24,68 @@ def test_judge_is_strict_about_matches_and_leaves_column_swaps_out():
     assert judge([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], ordered=False) == "match"
     assert judge([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], ordered=True) == "mismatch"
     assert judge([(1, "a")], [("a", 1)], ordered=False) == "ambiguous"  # the evaluator may count it
-    assert judge([(1.0000001,)], [(1.0,)], ordered=False) == "match"
+    # Floats as evaluation's `strict` metric reads them (10 significant digits), not 6.
+    assert judge([(1.00000000001,)], [(1.0,)], ordered=False) == "match"
+    assert judge([(1.0000001,)], [(1.0,)], ordered=False) == "mismatch"
     assert judge([(1,)], [(1,), (1,)], ordered=False) == "mismatch"
+    assert judge([(1, 2), (3, 4)], [(2, 1), (3, 4)], ordered=False) == "mismatch"  # no column order fits
     assert judge([], [], ordered=False) == "match"
+
+
+class RecordingSandbox(SqlSandbox):
+    """The real sandbox, noting every statement it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.statements: list[str] = []
+
+    def execute(self, db_path, sql, **kwargs):
+        self.statements.append(sql)
+        return super().execute(db_path, sql, **kwargs)
+
+
+def _big_question(tmp_path, rows: int = 1500) -> dict:
+    db = tmp_path / "big.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (a INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(rows)])
+    con.commit()
+    con.close()
+    return {
+        "schema": "CREATE TABLE t (a INTEGER)",
+        "question": "Every a?",
+        "query": "SELECT a FROM t",
+        "db": str(db),
+        "line": 1,
+    }
+
+
+def test_a_gold_over_a_thousand_rows_is_compared_whole_and_never_paired_with_its_equal(tmp_path):
+    """Issue 25, item 7: a gold whose result passed the old 1,000-row cap made every candidate an
+    "error", and the gold fallback then paired the gold against its own text."""
+    q = _big_question(tmp_path)
+    same, equal, subset = q["query"], "SELECT a FROM t WHERE a >= 0", "SELECT a FROM t WHERE a < 1499"
+    with RecordingSandbox() as sandbox:
+        pairs, outcomes, note = pair_question(
+            q, [same, equal, subset], sandbox, pairs_per_question=3, gold_fallback=True
+        )
+    assert outcomes == {"match": 2, "mismatch": 1}
+    assert [p["rejected"][0]["content"] for p in pairs] == [subset]
+    assert all(p["chosen"][0]["content"] in (same, equal) for p in pairs) and note == "paired"
+    with RecordingSandbox() as sandbox:
+        pairs, outcomes, note = pair_question(
+            q, [same, equal], sandbox, pairs_per_question=3, gold_fallback=True
+        )
+    assert pairs == [] and note == "all_correct"
+
+
+def test_the_gold_runs_in_the_sandbox_too(tmp_path):
+    """Issue 23, item 10: pair building ran the gold in its own process; every statement now goes
+    through the sandbox."""
+    q = _big_question(tmp_path, rows=3)
+    with RecordingSandbox() as sandbox:
+        pair_question(q, ["SELECT 1"], sandbox, pairs_per_question=1, gold_fallback=True)
+    assert sandbox.statements == [q["query"], "SELECT 1"]
 
 
 def _question(embedded):

@@ -272,3 +272,74 @@ def test_parquet_file_of_hub_shaped_rows_loads(tmp_path):
     )
     pairs, stats = load_preference_rows(str(tmp_path / "test_prefs.parquet"), fmt="auto")
     assert len(pairs) == 1 and stats.ties == 1
+
+
+def _jsonl_with_blank_lines(path, rows) -> None:
+    """A file as people write them: a blank line after the first row."""
+    lines = [json.dumps(rows[0]), "", *(json.dumps(r) for r in rows[1:])]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_errors_name_the_line_with_blank_lines_counted(tmp_path):
+    """Issue 25, item 16: a bad row on line 4 was reported as row 3 (blank lines were not counted)."""
+    from tunebench.train.sources import load_messages
+
+    prefs = tmp_path / "pairs.jsonl"
+    good = {"prompt": "q", "chosen": "a", "rejected": "b"}
+    _jsonl_with_blank_lines(prefs, [good, good, {"prompt": "q3", "chosen": "a"}])
+    with pytest.raises(DataFormatError, match=r"pairs.jsonl, row 4, field 'rejected': missing column"):
+        load_preference_rows(str(prefs))
+    sft = tmp_path / "sft.jsonl"
+    ok = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    _jsonl_with_blank_lines(sft, [ok, ok, {"messages": [{"role": "user", "content": "q"}]}])
+    with pytest.raises(DataFormatError, match=r"sft.jsonl, row 4"):
+        load_messages(str(sft))
+
+
+def test_a_torn_last_line_of_a_dataset_is_an_error_not_a_dropped_row(tmp_path):
+    """Issue 25, item 16: a last line cut short was dropped in silence (the rule for files a killed run
+    wrote, not for data someone hands in)."""
+    from tunebench.train.sources import load_messages
+
+    prefs = tmp_path / "pairs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + '\n{"prompt": "q2", "cho')
+    with pytest.raises(
+        DataFormatError, match=r"pairs.jsonl, row 2: not valid JSON .*; the file ends mid-line"
+    ):
+        load_preference_rows(str(prefs))
+    sft = tmp_path / "sft.jsonl"
+    ok = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    sft.write_text(json.dumps(ok) + '\n{"messages": [')
+    with pytest.raises(DataFormatError, match=r"sft.jsonl, row 2: not valid JSON"):
+        load_messages(str(sft))
+
+
+def test_unpaired_rows_for_a_paired_trainer_stop_before_the_model_loads(embedded, tmp_path):
+    """Issue 25, item 16: an unpaired file with `trainer: dpo` loaded the model, then failed with
+    KeyError: 'chosen'."""
+    import subprocess
+    import sys
+
+    from tests.conftest import HANG_S, REPO
+
+    unpaired = tmp_path / "kto.jsonl"
+    rows = [{"prompt": f"q{i}", "completion": "a", "label": i % 2 == 0} for i in range(8)]
+    unpaired.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataFormatError, match="`trainer: dpo` needs pairs"):
+        load_preference_rows(str(unpaired), trainer="dpo")
+    assert len(load_preference_rows(str(unpaired), trainer="kto")[0]) == 8
+    cmd = [
+        sys.executable,
+        "-m",
+        "tunebench.train",
+        "--config",
+        str(REPO / "recipes" / "preference" / "tiny-text-to-sql-dpo.yaml"),
+        f"--model_name_or_path={embedded.base_dir}",
+        f"--dataset_name={unpaired}",
+        "--dataset_format=auto",
+        f"--output_dir={tmp_path / 'run'}",
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=HANG_S)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "`trainer: dpo` needs pairs" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -51,10 +51,33 @@ def test_recipe_parses_into_its_trainers_config(recipe, monkeypatch):
 
 
 def test_zephyr_recipe_keeps_the_handbook_qlora_dpo_settings():
+    """alignment-handbook's recipes/zephyr-7b-beta/dpo/config_qlora.yaml as it is since February 2024
+    (issue 25, item 17: the recipe had the r=16, alpha=16 it replaced)."""
     raw = yaml.safe_load((REPO / "recipes" / "preference" / "zephyr-7b-dpo-ultrafeedback.yaml").read_text())
-    assert (raw["lora_r"], raw["lora_alpha"], raw["beta"], raw["learning_rate"]) == (16, 16, 0.01, 5e-6)
+    assert (raw["lora_r"], raw["lora_alpha"], raw["lora_dropout"]) == (128, 128, 0.05)
+    assert (raw["beta"], raw["learning_rate"], raw["optim"]) == (0.01, 5e-6, "paged_adamw_32bit")
     assert (raw["num_train_epochs"], raw["lr_scheduler_type"], raw["max_length"]) == (1, "cosine", 1024)
+    assert (raw["per_device_train_batch_size"], raw["gradient_accumulation_steps"]) == (4, 4)
+    assert (raw["warmup_steps"], raw["eval_steps"], raw["save_total_limit"], raw["seed"]) == (0.1, 100, 1, 42)
+    assert (raw["load_in_4bit"], raw["use_peft"], raw["lora_target_modules"]) == (True, True, "all-linear")
     assert (raw["dataset_train_split"], raw["dataset_test_split"]) == ("train_prefs", "test_prefs")
+    text = (REPO / "recipes" / "preference" / "zephyr-7b-dpo-ultrafeedback.yaml").read_text()
+    assert "alignment-handbook/zephyr-7b-sft-qlora" in text  # where the handbook starts, and why not here
+
+
+@pytest.mark.parametrize(
+    "recipe", sorted((REPO / "recipes" / "preference").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_comments_promise_no_evaluation_the_recipe_turns_off(recipe):
+    """Issue 25, item 17: the tiny DPO recipe said its held-out margin was measured with eval_strategy "no"."""
+    raw = yaml.safe_load(recipe.read_text())
+    if raw.get("eval_strategy") == "no":
+        claims = [
+            line
+            for line in recipe.read_text().splitlines()
+            if "#" in line and ("is measured" in line or "are measured" in line or "is logged" in line)
+        ]
+        assert claims == []
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,12 +122,16 @@ def map_bounded(
     desc: str = "requests",
     return_exceptions: bool = False,
     on_done: Callable[[int], Any] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> list[R | BaseException]:
     """`[fn(x) for x in items]` with at most `concurrency` calls in flight, results in input order.
     `on_done(1)` is called as each call finishes (a caller's own progress bar).
 
     With `return_exceptions` a failed call's exception takes its place in the list (the caller decides
     what a failure means); otherwise the first failure is raised once the others have finished.
+    Calls are started as earlier ones finish, never queued ahead: on Ctrl-C nothing new starts, the
+    calls in flight finish (`on_interrupt` is told how many first: they may be paid for), and the
+    KeyboardInterrupt goes on to the caller.
     """
     from tqdm.auto import tqdm
 
@@ -135,26 +139,44 @@ def map_bounded(
         raise ValueError("concurrency must be at least 1")
     items = list(items)
     out: list[Any] = [None] * len(items)
+    todo = iter(enumerate(items))
+    first_error: BaseException | None = None
     with (
         ThreadPoolExecutor(
             max_workers=min(concurrency, max(1, len(items))), thread_name_prefix="chat"
         ) as pool,
         tqdm(total=len(items), desc=desc, disable=not progress, unit="req") as bar,
     ):
-        futures = {pool.submit(fn, x): i for i, x in enumerate(items)}
-        first_error: BaseException | None = None
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                out[i] = future.result()
-            except Exception as err:  # noqa: BLE001 - reported below, in order
-                if return_exceptions:
-                    out[i] = err
-                elif first_error is None:
-                    first_error = err
-            bar.update()
-            if on_done is not None:
-                on_done(1)
+        in_flight: dict = {}
+
+        def start_next() -> None:
+            for i, x in todo:
+                in_flight[pool.submit(fn, x)] = i
+                return
+
+        for _ in range(concurrency):
+            start_next()
+        try:
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = in_flight.pop(future)
+                    try:
+                        out[i] = future.result()
+                    except Exception as err:  # noqa: BLE001 - reported below, in order
+                        if return_exceptions:
+                            out[i] = err
+                        elif first_error is None:
+                            first_error = err
+                    bar.update()
+                    if on_done is not None:
+                        on_done(1)
+                    start_next()
+        except KeyboardInterrupt:
+            if on_interrupt is not None:
+                on_interrupt(len(in_flight))
+            wait(in_flight)  # what is in flight finishes; nothing else was started
+            raise
     if first_error is not None:
         raise first_error
     return out

@@ -22,15 +22,20 @@ class Endpoint:
     timeout_s: float = 120.0
     max_retries: int = 5
 
-    def client(self):
-        from openai import OpenAI
+    def client(self, *, on_request=None):
+        """The `openai` client; `on_request()` is called for every HTTP request the server answers, with
+        any status, the client's own retries included (what a paid API counts; a request whose
+        connection failed before the server saw it is not)."""
+        from openai import DefaultHttpxClient, OpenAI
 
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        hooks = {"response": [lambda _response: on_request()]} if on_request else None
         return OpenAI(
             base_url=self.base_url,
             api_key=key or NO_KEY,
             timeout=self.timeout_s,
             max_retries=self.max_retries,
+            http_client=DefaultHttpxClient(event_hooks=hooks) if hooks else None,
         )
 
 

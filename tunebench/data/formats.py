@@ -6,6 +6,7 @@ system message, then user/assistant turns alternating, ending with the assistant
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -200,8 +201,15 @@ def required_columns(fmt: str) -> set[str]:
     return next(needed for name, needed in SIGNATURES if name == fmt)
 
 
-def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterable[str] | None = None):
-    """Convert every row (failing on the first bad one, before any training starts)."""
+def to_messages(
+    rows: Iterable[Mapping],
+    fmt: str,
+    source: str,
+    columns: Iterable[str] | None = None,
+    row_numbers: Iterable[int] | None = None,
+):
+    """Convert every row (failing on the first bad one, before any training starts). `row_numbers`:
+    each row's line in its file (a JSONL file with blank lines); by default rows count from 1."""
     if fmt not in FORMATTERS:
         raise ValueError(f"unknown dataset_format {fmt!r}; expected one of {sorted(FORMATTERS)} or 'auto'")
     if columns is not None:
@@ -212,4 +220,5 @@ def to_messages(rows: Iterable[Mapping], fmt: str, source: str, columns: Iterabl
             )
     convert = FORMATTERS[fmt]
     # 1-based: the row number a person finds by counting lines in the file (line 1 = row 1).
-    return [convert(row, source, i) for i, row in enumerate(rows, start=1)]
+    numbers = row_numbers if row_numbers is not None else itertools.count(1)
+    return [convert(row, source, i) for i, row in zip(numbers, rows, strict=False)]  # count() is endless

@@ -7,7 +7,8 @@ The one rule for damage: a kill can cut the LAST line short (it then has no newl
 never a complete record: readers skip it and `JsonlAppender` removes it before appending (a last line
 that parses is a whole record that only lacks its newline: it is kept). Any other
 line that is not a JSON object is real damage and raises `DataFormatError` naming the file and the
-1-based line number, as editors show it.
+1-based line number, as editors show it. A dataset someone hands in (`torn_tail="error"`) was not
+written by a killed run: there a torn last line is damage too, never dropped in silence.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from tunebench.data.formats import DataFormatError
 from tunebench.runs.atomic_io import atomic_write_bytes
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, row) for every record of `path`; nothing for a missing file."""
+def iter_jsonl(path: str | Path, *, torn_tail: str = "skip") -> Iterator[tuple[int, dict]]:
+    """(line number, row) for every record of `path`; nothing for a missing file. `torn_tail="error"`
+    for input data: a last line cut short raises like any other damage."""
     path = Path(path)
     if not path.exists():
         return
     data = path.read_bytes()
-    torn_tail = bool(data) and not data.endswith(b"\n")
+    torn = bool(data) and not data.endswith(b"\n")
     lines = data.decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -36,7 +38,11 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            if torn_tail and number == len(lines):
+            if torn and number == len(lines):
+                if torn_tail == "error":
+                    raise DataFormatError(
+                        str(path), number, None, f"not valid JSON ({err.msg}); the file ends mid-line"
+                    ) from err
                 return  # cut short by a kill: never a record
             raise DataFormatError(str(path), number, None, f"not valid JSON ({err.msg})") from err
         if not isinstance(row, dict):

@@ -4,9 +4,11 @@ Three locks, because model output (or a demo user) is untrusted:
 - the database is opened read-only (`file:…?mode=ro`), so SQLite itself refuses writes;
 - an authorizer allows only reading (SELECT, column reads, functions but `load_extension`,
   recursive CTEs) and denies every write, ATTACH/DETACH, PRAGMA, DDL and transaction control;
-- a progress handler aborts a query past its time limit; at most `max_rows` rows and
+- a progress handler aborts a query past its time limit; at most `max_rows` rows (None: no row cap) and
   `max_result_bytes` bytes of values are fetched (a row of a 1 MB blob times 1,000 rows is 1 GB).
-Errors come back as a result, never as an exception or a hang.
+Errors come back as a result, never as an exception or a hang. Text that is not valid UTF-8 is decoded
+with its bad bytes dropped, as the official Spider evaluation reads it (`errors="ignore"`): a database
+with one such value still answers instead of failing every query that reads it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def _authorizer(action, arg1, arg2, dbname, source):
     return sqlite3.SQLITE_OK
 
 
+def _decode_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="ignore")
+
+
 def connect_readonly(
     db_path: str | Path, *, max_value_bytes: int = MAX_VALUE_BYTES, heap_limit_bytes: int | None = None
 ) -> sqlite3.Connection:
@@ -65,6 +71,7 @@ def connect_readonly(
     if not path.is_file():
         raise FileNotFoundError(f"database not found: {path}")
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    con.text_factory = _decode_text
     if heap_limit_bytes:  # before the authorizer, which denies every PRAGMA
         con.execute(f"PRAGMA hard_heap_limit = {int(heap_limit_bytes)}")
         con.execute("PRAGMA temp_store = MEMORY")
@@ -82,7 +89,9 @@ def value_bytes(value) -> int:
     return len(value) if isinstance(value, (str, bytes)) else 8
 
 
-def _fetch(cur: sqlite3.Cursor, result: SqlResult, max_rows: int, max_bytes: int, deadline: float) -> None:
+def _fetch(
+    cur: sqlite3.Cursor, result: SqlResult, max_rows: int | None, max_bytes: int, deadline: float
+) -> None:
     """Rows into `result` one at a time, stopping at `max_rows` (truncated), `max_bytes` (too large)
     or the deadline; never holds more than `max_bytes` plus one row."""
     size = 0
@@ -106,7 +115,7 @@ def execute_readonly(
     sql: str,
     *,
     timeout_s: float = 2.0,
-    max_rows: int = 1000,
+    max_rows: int | None = 1000,
     max_value_bytes: int = MAX_VALUE_BYTES,
     max_result_bytes: int = MAX_RESULT_BYTES,
     heap_limit_bytes: int | None = None,

@@ -21,12 +21,3 @@ def parse_sql(sql: str) -> exp.Expression | None:
         return sqlglot.parse_one(sql, read="sqlite")
     except PARSE_ERRORS:
         return None
-
-
-def orders_rows(sql: str) -> bool:
-    """Whether row order is part of the answer: ORDER BY on the outermost query (when the text does
-    not parse, whether it says "order by" at all)."""
-    tree = parse_sql(sql)
-    if tree is None:
-        return "order by" in sql.lower()
-    return tree.args.get("order") is not None

@@ -15,7 +15,8 @@ are:
 - bytes: the child fetches at most `max_result_bytes` of values, and the caller reads an answer of
   at most about twice that, so the caller's memory stays bounded whatever the statement.
 When the child dies, the answer says why: out of memory, the signal that killed it, or its exit code.
-Evaluation runs gold and predicted SQL through a sandbox.
+Evaluation (gold and predicted SQL) and preference-pair building (gold and sampled SQL) run every
+statement through a sandbox.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ class SqlSandbox:
         return f"it exited with code {code}" if code is not None else "it stopped answering"
 
     def execute(
-        self, db_path: str | Path, sql: str, *, timeout_s: float = 2.0, max_rows: int = 1000
+        self, db_path: str | Path, sql: str, *, timeout_s: float = 2.0, max_rows: int | None = 1000
     ) -> SqlResult:
         start = time.monotonic()
         with self._lock:

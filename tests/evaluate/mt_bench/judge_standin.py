@@ -9,10 +9,12 @@ import re
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tunebench.evaluate.mt_bench import sample_questions
+from tests.conftest import HANG_S
+from tunebench.evaluate.mt_bench import sample_questions, write_sample_questions
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "sk-test-never-on-disk-7d1e"
@@ -42,8 +44,11 @@ TABLE = {
 class StandInJudge:
     """Answers like a judge, from QUALITY=/FLAG= markers in the answers it is shown; counts calls."""
 
-    def __init__(self, delay_s: float = 0.0):
+    def __init__(self, delay_s: float = 0.0, *, hold_after: int | None = None, empty_replies: int = 0):
         self.delay_s = delay_s
+        # Requests after the first `hold_after` wait until `release` is set (a run caught mid-flight).
+        self.hold_after, self.release, self.received = hold_after, threading.Event(), 0
+        self.empty_replies = empty_replies  # the first N requests get a 200 with no text
         self.calls: Counter[str] = Counter()  # user prompt -> HTTP requests
         self.answered: Counter[str] = Counter()  # user prompt -> 200 answers
         self.bodies: list[dict] = []
@@ -117,9 +122,16 @@ class StandInJudge:
             def answer(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 judge.auth.add(self.headers.get("Authorization", ""))
+                with judge.lock:
+                    judge.received += 1
+                    n, empty = judge.received, judge.received <= judge.empty_replies
+                if judge.hold_after is not None and n > judge.hold_after:
+                    judge.release.wait(HANG_S)
                 if judge.delay_s:
                     time.sleep(judge.delay_s)
                 status, content = judge.reply(body)
+                if empty:
+                    status, content = 200, ""
                 if status == 200:
                     with judge.lock:
                         judge.answered[body["messages"][-1]["content"]] += 1
@@ -150,6 +162,23 @@ class StandInJudge:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+@contextmanager
+def serving_sample(tmp_path: Path, judge: StandInJudge):
+    """`judge` on 127.0.0.1 over the sample questions and unflagged answers of "tuned" and "base":
+    yields (url, questions folder, run folder); the server stops (held requests released) after."""
+    server, url = judge.serve()
+    try:
+        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
+        out = tmp_path / "out"
+        write_answers(out, "tuned", 0, flags=False)
+        write_answers(out, "base", 1, flags=False)
+        yield url, questions, out
+    finally:
+        judge.release.set()
+        server.shutdown()
+        server.server_close()
 
 
 def write_answers(out: Path, model: str, which: int, flags: bool = True) -> None:
@@ -198,6 +227,13 @@ def judge_args(questions, out, url, *extra) -> list[str]:
         "0.01",
         *extra,
     ]
+
+
+def results_of(out, judge: str = "standin", mode: str = "pairwise-baseline") -> Path:
+    """Where `results` writes one judge's results in one mode."""
+    from tunebench.evaluate.mt_bench.store import results_dir
+
+    return results_dir(out, judge, mode)
 
 
 def results_args(questions, out, *extra) -> list[str]:

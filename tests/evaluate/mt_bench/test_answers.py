@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import HANG_S
-from tests.evaluate.mt_bench.judge_standin import REPO, StandInJudge
+from tests.evaluate.mt_bench.judge_standin import REPO, StandInJudge, results_of
 from tunebench.chat import open_chat_model
 from tunebench.chat.template import CHATML_TEMPLATE
 from tunebench.data.jsonl import read_jsonl
@@ -68,7 +68,7 @@ def test_cli_run_with_a_served_url_and_a_folder(tiny_server, embedded, standin, 
     assert_fastchat_answers(out / "model_answer" / "tiny-base.jsonl", "tiny-base", [1, 2, 3])
     lines = read_jsonl(out / "model_judgment" / "standin_pair.jsonl")
     assert len(lines) == 6 and {(r["model_1"], r["model_2"]) for r in lines} == {(served_id, "tiny-base")}
-    res = json.loads((out / "results.json").read_text())
+    res = json.loads((results_of(out) / "results.json").read_text())
     assert res["judge"] == "standin" and res["baseline"] == "tiny-base"
     assert res["models"][served_id]["tie"] == 6  # the stand-in calls every real pair a tie
     assert "| " + served_id + " | 0 | 0 | 6 |" in proc.stdout

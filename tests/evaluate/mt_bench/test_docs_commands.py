@@ -18,7 +18,7 @@ from argparse import Namespace
 import pytest
 
 from tests.conftest import HANG_S
-from tests.evaluate.mt_bench.judge_standin import REPO, SECRET
+from tests.evaluate.mt_bench.judge_standin import REPO, SECRET, results_of
 from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import write_sample_questions
 
@@ -116,7 +116,8 @@ def test_documented_commands_work_as_written(trained_run, embedded, standin, tmp
     estimate = json.loads(outputs[3][1].split("nothing spent:\n", 1)[1])
     assert estimate["calls"] == 0 and estimate["matches_already_judged"] == 16
     # 5. the smoke run, labelled as such.
-    smoke = workdir / "models" / "tiny-text-to-sql" / "eval" / "mt_bench" / "smoke" / "results.md"
+    smoke_dir = workdir / "models" / "tiny-text-to-sql" / "eval" / "mt_bench" / "smoke"
+    (smoke,) = (smoke_dir / "results").rglob("results.md")
     assert "SMOKE RUN" in smoke.read_text()
 
     # FastChat's show_result.py finds the org/model judge's file where it looks for it and agrees.
@@ -140,7 +141,8 @@ def test_documented_commands_work_as_written(trained_run, embedded, standin, tmp
     assert list(df.index) == ["tiny-run"]
     from tunebench.evaluate.mt_bench import cli as mt_bench
 
-    assert json.loads((out / "results.json").read_text())["judge"] == "claude-sonnet-4-5"  # the last run
+    claude = json.loads((results_of(out, "claude-sonnet-4-5") / "results.json").read_text())
+    assert claude["judge"] == "claude-sonnet-4-5"  # each judge's results in their own folder
     monkeypatch.setenv("JUDGE_MODEL", judge)  # `results` reads the judge as `judge` does
     args = [
         "results",
@@ -152,7 +154,7 @@ def test_documented_commands_work_as_written(trained_run, embedded, standin, tmp
         "Mistral-7B-Instruct-v0.2",
     ]
     assert mt_bench.main(args) == 0
-    ours = json.loads((out / "results.json").read_text())
+    ours = json.loads((results_of(out, judge) / "results.json").read_text())
     assert ours["judge"] == judge
     tiny = ours["models"]["tiny-run"]
     assert [tiny["win"], tiny["loss"], tiny["tie"]] == [

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import HANG_S
-from tests.evaluate.mt_bench.judge_standin import REPO, judge_args, results_args
+from tests.evaluate.mt_bench.judge_standin import REPO, judge_args, results_args, results_of
 from tunebench.evaluate.mt_bench import cli as mt_bench
 
 
@@ -23,7 +23,9 @@ def test_smoke_target_never_trains_and_names_a_missing_model(tmp_path):
     commands = make_dry("eval-mt-bench-smoke", f"MODEL={missing}", "MT_BENCH_ARGS=--dry-run")
     assert "tunebench.train" not in commands and "make train" not in commands
     (smoke,) = [c for c in commands.splitlines() if "tunebench.evaluate.mt_bench smoke" in c]
-    assert f"--model {missing}" in smoke and "--dry-run" not in smoke  # run's flags stay with `run`
+    assert (
+        f"--model_name_or_path {missing}" in smoke and "--dry-run" not in smoke
+    )  # run's flags stay with `run`
     proc = subprocess.run(
         [sys.executable, *smoke.split()[1:]], cwd=REPO, capture_output=True, text=True, timeout=HANG_S
     )
@@ -38,17 +40,17 @@ def test_eval_target_passes_run_flags_and_the_questions_folder():
         "eval-mt-bench", "MODEL=models/x/merged", "QUESTIONS_DIR=q", "MT_BENCH_ARGS=--dry-run"
     )
     (run,) = [c for c in commands.splitlines() if "tunebench.evaluate.mt_bench run" in c]
-    assert "--questions-dir q" in run and run.rstrip().endswith("--dry-run")
+    assert "--questions_dir q" in run and run.rstrip().endswith("--dry-run")
     legacy = make_dry("eval-mt-bench", "MODEL=models/x/merged", "BENCH_DIR=old")  # the deprecated name
-    assert "--questions-dir old" in legacy
+    assert "--questions_dir old" in legacy
 
 
 def test_results_without_judgments_changes_nothing(standin, run_dir, monkeypatch, capsys):
     questions, out = run_dir
     assert mt_bench.main(judge_args(questions, out, standin.url)) == 0
     assert mt_bench.main(results_args(questions, out, "--baseline", "base")) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    assert set(before) >= {"results.json", "results.md", "win_rate.png"}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {p.name for p in results_of(out).iterdir()} >= {"results.json", "results.md", "win_rate.png"}
     capsys.readouterr()
 
     # Another judge (the flag, else JUDGE_MODEL, as `judge` resolves it) has no file here.
@@ -57,7 +59,7 @@ def test_results_without_judgments_changes_nothing(standin, run_dir, monkeypatch
     assert mt_bench.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "someone-else_pair.jsonl" in err and "left as they were" in err
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     monkeypatch.setenv("JUDGE_MODEL", "standin")
     assert mt_bench.main(args) == 0  # JUDGE_MODEL names the judge whose file is read
-    assert json.loads((out / "results.json").read_text())["judge"] == "standin"
+    assert json.loads((results_of(out) / "results.json").read_text())["judge"] == "standin"

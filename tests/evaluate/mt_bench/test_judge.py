@@ -20,7 +20,8 @@ from tests.evaluate.mt_bench.judge_standin import (
     StandInJudge,
     judge_args,
     results_args,
-    write_answers,
+    results_of,
+    serving_sample,
 )
 from tunebench.data.jsonl import read_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
@@ -54,7 +55,7 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
     )
 
     assert mt_bench.main(results_args(questions, out, "--baseline", "base")) == 0
-    res = json.loads((out / "results.json").read_text())
+    res = json.loads((results_of(out) / "results.json").read_text())
     tuned = res["models"]["tuned"]
     # By hand from TABLE: wins 1.1 3.2 4.1 5.2 7.1 7.2; losses 1.2 4.2 5.1 8.1; ties 2.1 2.2(inconsistent)
     # 6.2 8.2; errors 3.1 (unparseable) and 6.1 (API).
@@ -77,9 +78,10 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
     lo, hi = tuned["ci95_win_rate_adjusted"]
     assert 0 <= lo < 8 / 14 < hi <= 1
     assert "base" not in res["models"] and res["error_rows"] == 2 and res["position_inconsistent_rows"] == 1
-    md = (out / "results.md").read_text()
+    md = (results_of(out) / "results.md").read_text()
     assert "| tuned | 6 | 4 | 4 | 0.429 | 0.571 |" in md and "SMOKE" not in md
-    assert (out / "win_rate.png").stat().st_size > 0 and (out / "per_category.png").stat().st_size > 0
+    assert (results_of(out) / "win_rate.png").stat().st_size > 0
+    assert (results_of(out) / "per_category.png").stat().st_size > 0
     for f in out.rglob("*"):  # the key never reaches a file
         assert not f.is_file() or SECRET.encode() not in f.read_bytes(), f
 
@@ -108,12 +110,17 @@ def test_pairwise_judging_matches_hand_computation_and_fastchat(standin, run_dir
     )
     assert round(float(df.loc["tuned", "win_rate_adjusted"]), 4) == tuned["win_rate_adjusted"]
 
-    # A rerun pays for nothing that is on disk; only the API error is tried again.
+    # A rerun pays for nothing that is on disk; only the API error is tried again. Both of its games
+    # fail again: the run judged nothing and says so (exit 1), counting HTTP requests, not games.
     standin.reset()
-    assert mt_bench.main(judge_args(questions, out, standin.url)) == 0
+    capsys.readouterr()
+    assert mt_bench.main(judge_args(questions, out, standin.url)) == 1
     assert (
         set(standin.answered) == set() and sum(standin.calls.values()) == 8
     )  # 2 games x (1 + 1 retry) x 2 rounds
+    captured = capsys.readouterr()
+    assert "2 games played in 8 HTTP requests, 2 API errors" in captured.out
+    assert captured.err.strip().splitlines()[-1].startswith("error: every one of the 2 judge calls failed")
     assert len(read_jsonl(out / "model_judgment" / "standin_pair.jsonl")) == 16
 
 
@@ -130,7 +137,7 @@ def test_single_mode_scores(standin, run_dir, monkeypatch):
         "single-math-v1-multi-turn",
     }
     assert mt_bench.main(results_args(questions, out, "--mode", "single")) == 0
-    res = json.loads((out / "results.json").read_text())["models"]
+    res = json.loads((results_of(out, mode="single") / "results.json").read_text())["models"]
     # By hand: tuned turn 1 = 8 5 7 4 9 1 (q3 unparseable, q6 API error), turn 2 = 2 7 6 3 8 6 9 5;
     # base turn 1 = 3 5 1 3 8 6 2 9, turn 2 = 6 4 2 7 1 6 8 5.
     assert res["tuned"]["score"] == round(80 / 14, 4) and res["tuned"]["errors"] == 2
@@ -212,12 +219,7 @@ def test_no_judge_configured_stops_before_spending(tmp_path, monkeypatch, capsys
 
 def test_killed_run_resumes_without_paying_twice(tmp_path):
     judge = StandInJudge(delay_s=0.12)
-    server, url = judge.serve()
-    try:
-        questions = write_sample_questions(tmp_path / "questions", reference_judges=("standin",))
-        out = tmp_path / "out"
-        write_answers(out, "tuned", 0, flags=False)
-        write_answers(out, "base", 1, flags=False)
+    with serving_sample(tmp_path, judge) as (url, questions, out):
         cmd = [
             sys.executable,
             "-m",
@@ -253,6 +255,3 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
         final = {r[f"g{g}_user_prompt"]: r[f"g{g}_judgment"] for r in lines for g in (1, 2)}
         assert len(final) == 32 and all(final[p] == j for p, j in on_disk.items())
         assert not journal.exists()
-    finally:
-        server.shutdown()
-        server.server_close()

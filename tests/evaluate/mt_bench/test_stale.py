@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.evaluate.mt_bench.judge_standin import TABLE, StandInJudge
+from tests.evaluate.mt_bench.judge_standin import TABLE, StandInJudge, results_of
 from tunebench.data.jsonl import read_jsonl, write_jsonl
 from tunebench.evaluate.mt_bench import cli as mt_bench
 from tunebench.evaluate.mt_bench import sample_questions, write_sample_questions
@@ -86,7 +86,7 @@ def test_swapped_answer_file_is_rejudged_only_where_answers_changed(tmp_path, ca
 
         assert mt_bench.main(args) == 0
         assert sum(standin.answered.values()) == 32  # 16 matches, both orders
-        res = json.loads((out / "results.json").read_text())
+        res = json.loads((results_of(out) / "results.json").read_text())
         assert res["models"]["tuned"]["win_rate_adjusted"] == expected_win_rate_adjusted(v1)
 
         write_jsonl(tmp_path / "tuned.jsonl", answer_rows("tuned", v2))  # the same name, other answers
@@ -96,7 +96,7 @@ def test_swapped_answer_file_is_rejudged_only_where_answers_changed(tmp_path, ca
         printed = capsys.readouterr().out
         assert "answers tuned: 8 stale" in printed and "judgments: 4 stale" in printed
         assert sum(standin.answered.values()) == 8  # only the 4 changed matches, both orders
-        res = json.loads((out / "results.json").read_text())
+        res = json.loads((results_of(out) / "results.json").read_text())
         assert res["models"]["tuned"]["win_rate_adjusted"] == expected_win_rate_adjusted(v2)
         assert expected_win_rate_adjusted(v2) != expected_win_rate_adjusted(v1)
         (old_answers,) = (out / "model_answer" / "stale").glob("tuned.*.jsonl")
@@ -115,6 +115,17 @@ def test_swapped_answer_file_is_rejudged_only_where_answers_changed(tmp_path, ca
         capsys.readouterr()
         assert mt_bench.main(args) == 0
         assert sum(standin.calls.values()) == 0 and "stale" not in capsys.readouterr().out
+
+        # Back to the first file (going back to earlier weights): its judgments come back from stale/,
+        # the same inputs are never paid for twice (issue 25, item 13).
+        write_jsonl(tmp_path / "tuned.jsonl", answer_rows("tuned", v1))
+        standin.reset()
+        assert mt_bench.main(args) == 0
+        printed = capsys.readouterr().out
+        assert sum(standin.calls.values()) == 0, standin.calls
+        assert "judgments: 4 brought back from" in printed
+        res = json.loads((results_of(out) / "results.json").read_text())
+        assert res["models"]["tuned"]["win_rate_adjusted"] == expected_win_rate_adjusted(v1)
     finally:
         server.shutdown()
         server.server_close()
@@ -174,6 +185,19 @@ def test_replaced_model_behind_a_run_answers_again(embedded, trained_run, tmp_pa
         printed = capsys.readouterr().out
         assert sum(standin.calls.values()) == 0 and "0 written, 3 already on disk" in printed
         assert opened == []  # every answer current: the model was not even loaded
+
+        # Back to the first weights: their answers and verdicts come back from stale/, nothing is
+        # generated or paid for again (issue 25, item 13).
+        shutil.rmtree(folder)
+        shutil.copytree(embedded.base_dir, folder)
+        standin.reset()
+        capsys.readouterr()
+        assert mt_bench.main(args) == 0
+        printed = capsys.readouterr().out
+        assert "0 written, 0 already on disk, 3 brought back from stale/" in printed
+        assert sum(standin.calls.values()) == 0 and opened == []
+        back = {r["question_id"]: r for r in read_jsonl(out / "model_answer" / "tuned.jsonl")}
+        assert {q: r["choices"] for q, r in back.items()} == {q: r["choices"] for q, r in first.items()}
     finally:
         server.shutdown()
         server.server_close()

@@ -128,3 +128,66 @@ def make_spider_dir(root):
     ]
     (root / "bird_dev.json").write_text(json.dumps(bird))
     return root
+
+
+VENUES = ["mcg", "Princes Park", "Lake Oval", "junction oval", "Arden Street"]
+NATIONS = ["France", "canada", "Kenya", "south korea"]
+POSITIONS = ["wide receiver", "Guard", "tight end", "Quarterback"]
+
+
+def scc_bank() -> list[dict]:
+    """More rows in sql-create-context's own style (table_name_N, VARCHAR columns, double-quoted values,
+    lower-case values, aggregates over a condition or two), for the mutation test."""
+    rows = list(scc_rows())
+    for i in range(40):
+        venue, nation, position = (
+            VENUES[i % len(VENUES)],
+            NATIONS[i % len(NATIONS)],
+            POSITIONS[i % len(POSITIONS)],
+        )
+        n = i % 7 + 2
+        shapes = [
+            (
+                f"What was the largest crowd at {venue} (#{i})?",
+                "CREATE TABLE table_name_10 (crowd INTEGER, venue VARCHAR)",
+                f'SELECT MAX(crowd) FROM table_name_10 WHERE venue = "{venue}"',
+            ),
+            (
+                f"Average pick of a {position} after round {n} (#{i})?",
+                "CREATE TABLE table_name_11 (pick INTEGER, position VARCHAR, round VARCHAR)",
+                f'SELECT AVG(pick) FROM table_name_11 WHERE position = "{position}" AND round > {n}',
+            ),
+            (
+                f"Total medals of {nation} with fewer than {n} bronze (#{i})?",
+                "CREATE TABLE table_name_12 (total INTEGER, nation VARCHAR, bronze VARCHAR)",
+                f'SELECT SUM(total) FROM table_name_12 WHERE nation = "{nation}" AND bronze < {n}',
+            ),
+            (
+                f"How many ranks have a gold under {n} and {nation} as nation (#{i})?",
+                "CREATE TABLE table_name_13 (rank VARCHAR, gold INTEGER, nation VARCHAR)",
+                f"SELECT COUNT(rank) FROM table_name_13 WHERE gold < {n} AND nation = '{nation}'",
+            ),
+            (
+                f"Record on june {i + 1}?",
+                "CREATE TABLE table_name_14 (record VARCHAR, date VARCHAR)",
+                f'SELECT record FROM table_name_14 WHERE date = "june {i + 1}"',
+            ),
+            (
+                f"Lowest year a {position} was drafted by pick {n} (#{i})?",
+                "CREATE TABLE table_name_15 (year INTEGER, position VARCHAR, pick VARCHAR)",
+                f'SELECT MIN(year) FROM table_name_15 WHERE position = "{position}" AND pick = "{n}"',
+            ),
+            (
+                f"Which away team played at {venue} (#{i})?",
+                "CREATE TABLE table_name_16 (away_team VARCHAR, venue VARCHAR)",
+                f"SELECT away_team FROM table_name_16 WHERE venue = '{venue}'",
+            ),
+            (
+                f"Players of {nation} ranked above {n}, best first (#{i})?",
+                "CREATE TABLE table_name_17 (player VARCHAR, nation VARCHAR, rank INTEGER)",
+                f"SELECT player FROM table_name_17 WHERE nation = '{nation}' AND rank > {n} ORDER BY rank LIMIT 3",
+            ),
+        ]
+        question, context, answer = shapes[i % len(shapes)]
+        rows.append({"answer": answer, "question": question, "context": context})
+    return rows

@@ -15,7 +15,7 @@ from tests.conftest import HANG_S, REPO
 from tests.evaluate.sql.samples import make_spider_dir, scc_rows
 from tunebench.evaluate.sql.cli import main
 from tunebench.evaluate.sql.generate import describe_model
-from tunebench.evaluate.sql.metrics import results_match
+from tunebench.sql.compare import results_equal
 
 pytestmark = pytest.mark.slow
 LIMIT = 30
@@ -43,7 +43,9 @@ def _check_consistent(summary_model: dict, records: list[dict]) -> None:
     for r in records:
         strict = r["metrics"]["strict"]["match"]
         if strict and r["pred_result"]["row_count"] <= 20:
-            assert results_match(r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"])
+            assert results_equal(
+                r["gold_result"]["rows"], r["pred_result"]["rows"], r["order_matters"], float_digits=10
+            )
         # A match on the whole test suite is a match on the question's own database.
         assert not r["exec_match"] or r["single_db_match"]["spider"]
         assert not strict or r["single_db_match"]["strict"]
@@ -188,9 +190,17 @@ def test_rerun_resumes_and_extends(base_vs_finetuned, capsys):
     assert f"resuming: {LIMIT} of {LIMIT + 4}" in capsys.readouterr().out
     text = (out / "predictions.jsonl").read_text()
     assert text.startswith(before) and len(text.splitlines()) == LIMIT + 4
-    # Other settings never mix into the same file.
-    assert main([*argv[:-1], "40"]) == 2
-    assert "--fresh" in capsys.readouterr().err
+    # Other settings never mix into the same file: the old predictions are set aside and made again,
+    # and brought back, not made again, when the settings return (the evaluators' rerun rule).
+    assert main([*argv[:-1], "40"]) == 0
+    printed = capsys.readouterr().out
+    assert "made with other settings (generation differ): set aside in" in printed
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == LIMIT
+    assert main(extended) == 0
+    printed = capsys.readouterr().out
+    assert f"brought back {LIMIT + 4} predictions made with these settings" in printed
+    assert f"resuming: {LIMIT + 4} of {LIMIT + 4}" in printed
+    assert (out / "predictions.jsonl").read_text() == text
 
 
 def test_spider_folder_through_a_server_url(tiny_server, tmp_path):
@@ -225,11 +235,15 @@ def test_sql_create_context_file(trained_run, tmp_path, monkeypatch):
     assert summary["dataset"]["name"] == "sql-create-context" and summary["models"]["fine-tuned"]["n"] == 6
 
 
-def test_model_outside_a_run_needs_out(embedded, capsys):
+def test_model_outside_a_run_gets_the_default_folder(embedded, capsys, tmp_path, monkeypatch):
+    """Both evaluators' convention: models/<model id>/eval/<evaluator>/ for a model outside a run."""
+    monkeypatch.setenv("TUNEBENCH_MODELS", str(tmp_path / "models"))
+    argv = ["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"]
+    assert main([*argv, "--max_new_tokens", "8"]) == 0
     assert (
-        main(["--model", str(embedded.base_dir), "--data-dir", str(embedded.data_dir), "--limit", "2"]) == 2
+        f"report: {tmp_path / 'models' / 'tiny-base' / 'eval' / 'sql' / 'report.md'}"
+        in capsys.readouterr().out
     )
-    assert "pass --out DIR" in capsys.readouterr().err
     assert "random weights" in describe_model(str(embedded.base_dir))["description"]
     assert main(["--model", "models/no-such-run/merged", "--data-dir", str(embedded.data_dir)]) == 2
     err = capsys.readouterr().err

@@ -55,10 +55,4 @@ def test_rules_one_by_one():
     assert spider_exec.remove_distinct("SELECT count(DISTINCT city) FROM t") == "SELECT count( city) FROM t"
     kept = "SELECT \"distinct\", 'distinct' FROM t"
     assert spider_exec.remove_distinct(kept) == kept
-    assert spider_exec.order_matters("SELECT a FROM t WHERE b IN (SELECT b FROM u ORDER BY c LIMIT 1)")
-    assert not spider_exec.order_matters("SELECT a FROM t ORDER  BY a")
     assert spider_exec.replace_current_year("SELECT YEAR(CURDATE()) - 1") == "SELECT 2020- 1"
-    assert spider_exec.results_equal([(3,)], [(3.0,)], ordered=False)
-    assert not spider_exec.results_equal([(0.30000000000000004,)], [(0.3,)], ordered=False)
-    assert spider_exec.results_equal([], [], ordered=True)
-    assert not spider_exec.results_equal([(1, 2), (3, 4)], [(2, 1), (3, 4)], ordered=False)

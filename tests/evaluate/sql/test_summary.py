@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunebench.evaluate.sql.summary import ERROR_CLASSES, bootstrap_ci, error_class, summarize
+from tunebench.evaluate.sql.summary import ERROR_CLASSES, error_class, summarize
 
 
 def _record(outcome: str, prediction: str = "SELECT 1", error: str | None = None, difficulty="easy", ok=None):
@@ -44,15 +44,6 @@ def test_error_taxonomy():
     assert error_class(
         _record("pred_error", "SELECT abs(-9223372036854775808)", "OperationalError: integer overflow")
     ) == ("runtime error")
-
-
-def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():
-    small = bootstrap_ci([True] * 6 + [False] * 4)
-    large = bootstrap_ci([True] * 600 + [False] * 400)
-    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
-    assert large[1] - large[0] < (small[1] - small[0]) / 5
-    assert bootstrap_ci([True] * 10) == [1.0, 1.0] and bootstrap_ci([]) is None
-    assert bootstrap_ci([True, False] * 20) == bootstrap_ci([True, False] * 20)  # seeded
 
 
 def test_summary_counts_each_class_and_difficulty():
