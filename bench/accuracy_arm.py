@@ -37,7 +37,7 @@ def run_arm(spec: dict, out_path: Path) -> dict:
         folder = save_for_scoring(model, tokenizer, work / "probe" / "model")
         return score_folder(
             folder, Path(spec["data_dir"]), work / "probe" / f"eval-{step}",
-            threads=int(spec["threads"]), limit=spec.get("limit"),
+            threads=int(spec["threads"]), limit=spec.get("limit"), extra=spec.get("eval_args", []),
         )  # fmt: skip
 
     def on_probe(probe: dict) -> None:

@@ -37,10 +37,13 @@ def exec_accuracy(summary: dict) -> float:
     return float(value or 0.0)
 
 
-def score_folder(model_dir: Path, data_dir: Path, out_dir: Path, *, threads: int, limit: int | None) -> float:
-    """Execution accuracy of a saved model on the embedded held-out split, through the SQL stage's CLI."""
+def score_folder(
+    model_dir: Path, data_dir: Path, out_dir: Path, *, threads: int, limit: int | None, extra: list[str] = ()
+) -> float:
+    """Execution accuracy of a saved model on the embedded held-out split, through the SQL stage's CLI
+    (`extra`: more of its flags, say `--dtype bfloat16`)."""
     cmd = [sys.executable, "-m", "tunebench.evaluate.sql", "--model", str(model_dir), "--out", str(out_dir)]
-    cmd += ["--dataset", "embedded", "--data-dir", str(data_dir), "--split", "test", "--fresh"]
+    cmd += ["--dataset", "embedded", "--data-dir", str(data_dir), "--split", "test", "--fresh", *extra]
     if limit:
         cmd += ["--limit", str(limit)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}

@@ -5,7 +5,9 @@ other seeds, each folder written by `python -m tunebench.evaluate.sql --model M 
 
 A row per folder (both accuracies with their intervals, the paired difference with its interval, the
 questions only one model gets right), then the mean and the sample standard deviation over folders:
-the spread a reader should expect from one more seed.
+the spread a reader should expect from one more seed. A second table breaks both models down by
+difficulty and, on the embedded set, by template x table combinations seen or unseen in training: each
+run's figure, then the mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def across_table(folders: list[Path], labels: tuple[str, str] | None = None) -> 
         f"| mean ± sd over {len(rows)} | {_spread([r[one] for r in rows])} | | "
         f"{_spread([r[two] for r in rows])} | | {_spread([r['delta'] for r in rows], signed=True)} | | | | |"
     )
+    breakdown_lines, breakdown = group_table(summaries, first, second, (one, two))
+    lines += ["", *breakdown_lines]
     figures = {
         "first": one,
         "second": two,
@@ -89,5 +93,45 @@ def across_table(folders: list[Path], labels: tuple[str, str] | None = None) -> 
         "sd": {
             k: statistics.stdev(r[k] for r in rows) if len(rows) > 1 else 0.0 for k in (one, two, "delta")
         },
+        "groups": breakdown,
     }
     return "\n".join(lines) + "\n", figures
+
+
+GROUPINGS = (("by_difficulty", ("easy", "medium", "hard")), ("by_seen_combo", ("seen", "unseen")))
+
+
+def _runs_and_spread(values: list[float | None]) -> str:
+    shown = " / ".join(_pct(v).rstrip("%") for v in values) + "%"
+    known = [v for v in values if v is not None]
+    return f"{shown} ({_spread(known)})" if len(known) > 1 else shown
+
+
+def group_table(summaries: list[dict], first: str, second: str, shown: tuple[str, str]):
+    """(markdown lines, figures): each model's accuracy by difficulty and by seen / unseen combination,
+    run by run, with the mean and standard deviation over runs (a group a run lacks is left out)."""
+    one, two = shown
+    lines = [
+        f"| group | questions | {one}, each run (mean ± sd) | {two}, each run (mean ± sd) "
+        f"| {two} − {one}, mean ± sd (points) |",
+        "|---|---|---|---|---|",
+    ]
+    figures: dict[str, dict] = {}
+    for grouping, order in GROUPINGS:
+        names = {g for s in summaries for g in s["models"][first].get(grouping, {})}
+        for group in [g for g in order if g in names] + sorted(names - set(order)):
+            cells = [
+                (s["models"][first].get(grouping, {}), s["models"][second].get(grouping, {}))
+                for s in summaries
+            ]
+            a = [c[0].get(group, {}).get("exec_accuracy") for c in cells]
+            b = [c[1].get(group, {}).get("exec_accuracy") for c in cells]
+            deltas = [y - x for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+            n = sorted({c[0][group]["n"] for c in cells if group in c[0]})
+            label = group if grouping == "by_difficulty" else f"{group} combinations"
+            delta = _spread(deltas, signed=True) if deltas else "–"
+            lines.append(
+                f"| {label} | {'/'.join(map(str, n))} | {_runs_and_spread(a)} | {_runs_and_spread(b)} | {delta} |"
+            )
+            figures[label] = {one: a, two: b, "delta": deltas}
+    return lines, figures

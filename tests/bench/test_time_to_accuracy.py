@@ -186,6 +186,37 @@ def test_plain_trl_with_the_recipes_examples_keeps_trls_defaults_but_its_length(
     assert not a.packing and not a.gradient_checkpointing
 
 
+def test_the_smollm2_suite_runs_the_real_recipe_against_plain_trl_for_its_examples(
+    smollm2_base, embedded, tmp_path
+):
+    """`--suite smollm2`: the shipped SmolLM2 recipe, its base, a target of 80%, probes scored in bf16;
+    plain TRL with the recipe's examples is 100 steps of 8 (the recipe trains 100 of 8 too)."""
+    import bench.time_to_accuracy as tta
+    from bench.train_arms import plain_trainer, recipe_overrides
+    from tunebench.train.recipe import parse_recipe
+
+    args = tta.parse_args(["--suite", "smollm2", "--every-s", "60"])
+    assert (args.target, args.every_s, args.budget_s) == (0.80, 60.0, 2400.0)
+    assert args.name == "time_to_accuracy_smollm2" and args.arms == tta.DEFAULT_ARMS
+    specs = {s["name"]: s for s in tta.arm_specs(args, tmp_path, embedded.data_dir, smollm2_base)}
+    for spec in specs.values():
+        assert spec["recipe"].endswith("recipes/smollm2-135m-text-to-sql.yaml")
+        assert spec["model"] == str(smollm2_base) and spec["eval_args"][:2] == ["--dtype", "bfloat16"]
+    spec = {**specs["trl_plain_recipe_examples"], "schedule": "own"}
+    recipe = parse_recipe(recipe_overrides(spec))
+    assert recipe.args.lora_top_layers == 8 and recipe.config.max_steps == 100
+    trainer, _ = plain_trainer(spec, recipe.args, recipe.config, recipe.model, [])
+    a = trainer.args
+    assert (a.max_steps, a.per_device_train_batch_size, a.gradient_accumulation_steps) == (100, 8, 1)
+    assert str(getattr(a.lr_scheduler_type, "value", a.lr_scheduler_type)) == "linear"
+    assert a.learning_rate == recipe.config.learning_rate and not a.bf16
+    # plain TRL puts LoRA on every layer (what the TRL/PEFT docs show), the recipe on the top 8 only
+    layers = {
+        n.split(".layers.")[1].split(".")[0] for n, _ in trainer.model.named_parameters() if "lora_A" in n
+    }
+    assert len(layers) == 30
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tunebench", "plain"])
 def test_one_arm_trains_is_scored_through_the_cli_and_keeps_its_probes(embedded, tmp_path, kind):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import HANG_S
+from tunebench.data.formats import DataFormatError
 from tunebench.data.jsonl import read_jsonl
 from tunebench.sql.sandbox import SqlSandbox
 from tunebench.train.pairs import judge, load_questions, pair_question
@@ -115,6 +116,15 @@ def test_a_matching_sample_is_chosen_and_a_failing_one_rejected(embedded):
     assert (
         fallback[0]["chosen"][0]["content"] == q["query"].strip() and fallback[0]["chosen_source"] == "gold"
     )
+
+
+def test_skip_leaves_the_first_questions_out_as_a_dev_split(embedded):
+    path = embedded.data_dir / "train.jsonl"
+    every = [q["id"] for q in load_questions(path, limit=None)]
+    assert [q["id"] for q in load_questions(path, limit=5, skip=3)] == every[3:8]
+    assert [q["id"] for q in load_questions(path, limit=None, skip=len(every) - 2)] == every[-2:]
+    with pytest.raises(DataFormatError, match="no questions"):
+        load_questions(path, limit=None, skip=len(every))
 
 
 def test_a_question_without_a_database_is_one_clear_error(tmp_path):

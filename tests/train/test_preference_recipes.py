@@ -26,6 +26,7 @@ def test_the_promised_preference_recipes_exist():
         "zephyr-7b-dpo-ultrafeedback.yaml",
         "codellama-7b-text-to-sql-dpo.yaml",
         "tiny-text-to-sql-dpo.yaml",
+        "smollm2-135m-text-to-sql-dpo.yaml",
     }
 
 
@@ -44,8 +45,9 @@ def test_recipe_parses_into_its_trainers_config(recipe, monkeypatch):
     if "7b" in recipe.stem:
         assert model.load_in_4bit and model.bnb_4bit_quant_type == "nf4" and raw["bf16"] is True
         assert raw["dtype"] == "bfloat16" and raw["attn_implementation"] == "auto"
-    else:  # the CPU recipe starts from the tiny SFT run's merged model
-        assert model.model_name_or_path == "models/tiny-text-to-sql/merged" and raw["use_cpu"] is True
+    else:  # the CPU recipes start from their SFT run's merged model (the tiny one, or `make demo-real`'s)
+        sft = "smollm2-135m-text-to-sql" if recipe.stem.startswith("smollm2") else "tiny-text-to-sql"
+        assert model.model_name_or_path == f"models/{sft}/merged" and raw["use_cpu"] is True
 
 
 def test_zephyr_recipe_keeps_the_handbook_qlora_dpo_settings():

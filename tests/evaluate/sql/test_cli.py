@@ -132,15 +132,29 @@ def test_across_tables_several_evaluations_with_their_spread(base_vs_finetuned, 
     summary = json.loads((runs[1] / "summary.json").read_text())
     summary["models"]["fine-tuned"]["exec_accuracy"] += 0.1  # another seed, another figure
     summary["paired"]["delta"] += 0.1
+    tuned_groups = summary["models"]["fine-tuned"]["by_difficulty"]
+    group = sorted(tuned_groups)[0]
+    tuned_groups[group]["exec_accuracy"] = 0.5  # and this seed's first difficulty group 0.5
     (runs[1] / "summary.json").write_text(json.dumps(summary))
     table = tmp_path / "table.md"
     assert main(["across", *map(str, runs), "--out", str(table)]) == 0
     printed = capsys.readouterr().out
     assert printed == table.read_text()
     lines = printed.splitlines()
-    assert lines[0].startswith("| run | base | 95% CI | fine-tuned |") and len(lines) == 5
+    assert lines[0].startswith("| run | base | 95% CI | fine-tuned |") and lines[5] == ""
     assert lines[2].startswith("| seed0 |") and lines[3].startswith("| seed1 |")
+    # the breakdown: a row per difficulty and per seen / unseen combination, each run then mean ± sd
+    assert lines[6].startswith("| group | questions | base, each run (mean ± sd) | fine-tuned, each run")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[8:]}
+    first = json.loads((out / "summary.json").read_text())["models"]["fine-tuned"]["by_difficulty"][group]
+    assert set(rows) == set(tuned_groups) | {
+        f"{g} combinations" for g in summary["models"]["fine-tuned"]["by_seen_combo"]
+    }
+    before = 100 * first["exec_accuracy"]
+    mean = (before + 50) / 2
+    assert f"{before:.1f} / 50.0% ({mean:.1f}% ± " in rows[group], rows[group]
     figures = json.loads(table.with_suffix(".json").read_text())
+    assert figures["groups"][group]["fine-tuned"] == [first["exec_accuracy"], 0.5]
     tuned = json.loads((out / "summary.json").read_text())["models"]["fine-tuned"]["exec_accuracy"]
     assert figures["mean"]["fine-tuned"] == pytest.approx(tuned + 0.05)
     assert figures["sd"]["fine-tuned"] == pytest.approx(0.0707, abs=1e-3)  # sd of two values 0.1 apart
