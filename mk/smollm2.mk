@@ -1,4 +1,4 @@
-# The real model over training seeds (issue 24): SmolLM2-135M-Instruct, the recipe `make demo-real` trains.
+# The real model over training seeds (issue 24): SmolLM2-135M-Instruct, the recipe `make demo` trains.
 # SMOLLM2_BASE, REAL_RECIPE and SEEDS come from the Makefile.
 #   make smollm2-seeds                 base vs SFT per seed on the 200 held-out questions, one table
 #   make smollm2-seeds SEEDS="0 1"     fewer seeds; SMOLLM2_EVAL_ARGS="--dtype bfloat16" scores 2-3x faster

@@ -45,7 +45,7 @@ def test_recipe_parses_into_its_trainers_config(recipe, monkeypatch):
     if "7b" in recipe.stem:
         assert model.load_in_4bit and model.bnb_4bit_quant_type == "nf4" and raw["bf16"] is True
         assert raw["dtype"] == "bfloat16" and raw["attn_implementation"] == "auto"
-    else:  # the CPU recipes start from their SFT run's merged model (the tiny one, or `make demo-real`'s)
+    else:  # the CPU recipes start from their SFT run's merged model (the tiny one, or `make demo`'s)
         sft = "smollm2-135m-text-to-sql" if recipe.stem.startswith("smollm2") else "tiny-text-to-sql"
         assert model.model_name_or_path == f"models/{sft}/merged" and raw["use_cpu"] is True
 

@@ -1,7 +1,7 @@
 """The real pretrained model through the chain, within CI's time: SmolLM2-135M-Instruct from the pip
 package `make setup` installs, trained for 16 steps (128 examples) with the shipped recipe, merged, asked a question.
 
-What the recipe reaches on the 200 held-out questions is measured by `make demo-real` (README), not here."""
+What the recipe reaches on the 200 held-out questions is measured by `make demo` (README), not here."""
 
 from __future__ import annotations
 
