@@ -138,7 +138,7 @@ def test_the_merged_dpo_model_serves_in_the_app(dpo_run, embedded):
 def test_make_eval_compares_the_dpo_run_with_its_sft_run_on_mt_bench(dpo_run, tmp_path):
     """`make eval MODEL=<dpo run> BASELINE=<sft run>`: both answer MT-Bench questions in process, and a
     judge (the stand-in for the paid API, over HTTP) compares them pairwise, FastChat's way."""
-    from tests.evaluate.mt_bench.judge_standin import SECRET, StandInJudge
+    from tests.evaluate.mt_bench.judge_standin import SECRET, StandInJudge, results_of
     from tunebench.evaluate.mt_bench import write_sample_questions
 
     judge = StandInJudge()
@@ -169,7 +169,7 @@ def test_make_eval_compares_the_dpo_run_with_its_sft_run_on_mt_bench(dpo_run, tm
     (judgments,) = (out / "model_judgment").glob("standin_pair.jsonl")
     verdicts = read_jsonl(judgments)
     assert len(verdicts) == 4  # 2 questions x 2 turns, each judged in both orders inside one row
-    results = json.loads((out / "results.json").read_text())
+    results = json.loads((results_of(out) / "results.json").read_text())  # one folder per judge and mode
     assert results["judge"] == "standin"
     assert SECRET not in proc.stdout + proc.stderr
     assert all(SECRET not in p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
