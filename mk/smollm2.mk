@@ -33,7 +33,7 @@ smollm2-seeds: smollm2-base ## SmolLM2 recipe over SEEDS ("0 1 2"): base vs SFT 
 # ones `make smollm2-seeds` generated when they are newer than the model (evaluate.sql resumes from them).
 SMOLLM2_DPO_RECIPE ?= recipes/preference/smollm2-135m-text-to-sql-dpo.yaml
 SMOLLM2_DPO_OUT    ?= artifacts/smollm2-dpo-seeds
-SMOLLM2_PAIRS_ARGS ?= --skip 200 --k 4 --temperature 1.0 --dtype bfloat16
+SMOLLM2_PAIRS_ARGS ?= --skip 200 --limit 400 --k 4 --temperature 1.0 --dtype bfloat16
 SMOLLM2_DPO_ARGS   ?=
 
 .PHONY: smollm2-dpo-seeds

@@ -195,9 +195,11 @@ def test_the_smollm2_suite_runs_the_real_recipe_against_plain_trl_for_its_exampl
     from bench.train_arms import plain_trainer, recipe_overrides
     from tunebench.train.recipe import parse_recipe
 
-    args = tta.parse_args(["--suite", "smollm2", "--every-s", "60"])
+    args = tta.parse_args(["--suite", "smollm2"])
     assert (args.target, args.every_s, args.budget_s) == (0.80, 60.0, 2400.0)
-    assert args.name == "time_to_accuracy_smollm2" and args.arms == tta.DEFAULT_ARMS
+    assert args.name == "time_to_accuracy_smollm2" and args.arms == ["trl_plain", "tunebench"]
+    assert tta.parse_args([]).arms == ["trl_plain", "tunebench", "trl_plain_recipe_examples"]  # tiny
+    args = tta.parse_args(["--suite", "smollm2", "--arms", "trl_plain,tunebench,trl_plain_recipe_examples"])
     specs = {s["name"]: s for s in tta.arm_specs(args, tmp_path, embedded.data_dir, smollm2_base)}
     for spec in specs.values():
         assert spec["recipe"].endswith("recipes/smollm2-135m-text-to-sql.yaml")
